@@ -1,0 +1,172 @@
+//! The policy's flows, over the [`Env`] it runs in: write and read
+//! `equipment.json`, write-once markers, and reads of both.
+//!
+//! Checks run in the order of SPEC.md section 4: input first (nothing is
+//! touched for bad input), then the storage calls (path, lock, file).
+
+use crate::records::{
+    self, decode_equipment, decode_marker, parse_equipment_input, parse_marker_input, Equipment,
+    Marker, MarkerKind,
+};
+use crate::{time, Error};
+use serde_json::{Map, Value};
+
+/// What the policy may touch: the host's storage, log and clock.
+pub trait Env {
+    type Locked: LockedFile;
+    /// The file's bytes without a lock; `None` when there is no file.
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, Error>;
+    /// Creates the parent folders and takes the file's exclusive lock.
+    fn lock(&self, path: &str) -> Result<Self::Locked, Error>;
+    /// A warning for the host's log.
+    fn warn(&self, message: &str);
+    /// Seconds since the Unix epoch, UTC.
+    fn now(&self) -> i64;
+}
+
+/// A file held under its lock (released on drop).
+pub trait LockedFile {
+    fn read(&self) -> Result<Option<Vec<u8>>, Error>;
+    /// Durable atomic replace.
+    fn replace(&self, contents: &[u8]) -> Result<(), Error>;
+}
+
+/// An equipment write's result: the record and the file exactly as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EquipmentWritten {
+    pub record: Equipment,
+    pub document: String,
+}
+
+/// A marker write's result: whether this call wrote it, and what is on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkerWritten {
+    pub written: bool,
+    pub document: Option<String>,
+}
+
+/// Writes `equipment.json` (§11.4.1): stamps `first_seen_at` once and
+/// `last_modified_at` on every write, keeps unknown fields and a newer
+/// minor, refuses another major, and recovers a corrupt file with a warning.
+pub fn write_equipment<E: Env>(
+    env: &E,
+    path: &str,
+    input_json: &str,
+) -> Result<EquipmentWritten, Error> {
+    let input = parse_equipment_input(input_json)?;
+    let file = env.lock(path)?;
+    let existing = match file.read()? {
+        None => None,
+        Some(bytes) => match decode_equipment(&bytes) {
+            Ok(found) => Some(found),
+            Err(e @ Error::SchemaMajorMismatch { .. }) => {
+                return Err(e.context(&format!("{path} left untouched")))
+            }
+            Err(
+                Error::Decode(reason)
+                | Error::Validation {
+                    message: reason, ..
+                },
+            ) => {
+                env.warn(&format!(
+                    "{path}: corrupt equipment.json rewritten as a fresh record ({reason})"
+                ));
+                None
+            }
+            Err(other) => return Err(other),
+        },
+    };
+    let now = time::format_utc(env.now());
+    let (schema_version, first_seen_at, unknown) = match existing {
+        Some((old, map)) => (
+            records::rewrite_schema_version(&old.schema_version),
+            old.first_seen_at,
+            map,
+        ),
+        None => ("1.0".to_owned(), now.clone(), Map::new()),
+    };
+    let record = Equipment {
+        schema_version,
+        id: input.id,
+        label: input.label,
+        configured_local_root: input.configured_local_root,
+        configured_nas_root: input.configured_nas_root,
+        first_seen_at,
+        last_modified_at: now,
+    };
+    let mut doc = record.to_map();
+    for (key, value) in unknown {
+        if !Equipment::FIELDS.contains(&key.as_str()) {
+            doc.insert(key, value);
+        }
+    }
+    let document = records::to_compact_json(&doc);
+    file.replace(document.as_bytes())?;
+    Ok(EquipmentWritten { record, document })
+}
+
+/// Reads `equipment.json` without a lock.
+pub fn read_equipment<E: Env>(env: &E, path: &str) -> Result<Equipment, Error> {
+    let bytes = read_existing(env, path)?;
+    decode_equipment(&bytes)
+        .map(|(record, _)| record)
+        .map_err(|e| e.context(path))
+}
+
+/// Writes a marker once (§11.4.2, §11.4.3). The input is validated whether
+/// or not the file exists; the existence check and the write happen under
+/// the lock, so of N concurrent first writers exactly one writes.
+pub fn write_marker<E: Env>(
+    env: &E,
+    kind: MarkerKind,
+    path: &str,
+    input_json: &str,
+) -> Result<MarkerWritten, Error> {
+    let input = parse_marker_input(kind, input_json)?;
+    let file = env.lock(path)?;
+    if let Some(bytes) = file.read()? {
+        let document = match serde_json::from_slice::<Value>(&bytes) {
+            Ok(value) => Some(value.to_string()),
+            Err(e) => {
+                env.warn(&format!(
+                    "{path}: existing {} is not JSON ({e}); left as it is",
+                    kind.file_name()
+                ));
+                None
+            }
+        };
+        return Ok(MarkerWritten {
+            written: false,
+            document,
+        });
+    }
+    let marker = Marker {
+        schema_version: "1.0".to_owned(),
+        run_kind: kind.run_kind().to_owned(),
+        created_at: input
+            .created_at
+            .unwrap_or_else(|| time::format_utc(env.now())),
+        project: input.project,
+        equipment: input.equipment,
+    };
+    let document = records::to_compact_json(&marker.to_map());
+    file.replace(document.as_bytes())?;
+    Ok(MarkerWritten {
+        written: true,
+        document: Some(document),
+    })
+}
+
+/// Reads a marker without a lock.
+pub fn read_marker<E: Env>(env: &E, kind: MarkerKind, path: &str) -> Result<Marker, Error> {
+    let bytes = read_existing(env, path)?;
+    decode_marker(kind, &bytes).map_err(|e| e.context(path))
+}
+
+fn read_existing<E: Env>(env: &E, path: &str) -> Result<Vec<u8>, Error> {
+    env.read(path)?
+        .ok_or_else(|| Error::NotFound(format!("{path}: no such file")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,72 @@
+//! Async wrappers: the blocking work (locks, fsync, the guest) runs on
+//! tokio's blocking pool, never on the runtime's worker threads.
+
+use crate::bindings::{Equipment, EquipmentWritten, Marker, MarkerKind, MarkerWritten};
+use crate::{Cache, Error};
+
+/// A [`Cache`] whose calls are futures. Cheap to clone.
+#[derive(Clone)]
+pub struct AsyncCache(Cache);
+
+impl AsyncCache {
+    /// Wraps a cache.
+    pub fn new(cache: Cache) -> Self {
+        AsyncCache(cache)
+    }
+
+    /// The synchronous cache underneath.
+    pub fn inner(&self) -> &Cache {
+        &self.0
+    }
+
+    async fn run<R: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Cache) -> Result<R, Error> + Send + 'static,
+    ) -> Result<R, Error> {
+        let cache = self.0.clone();
+        match tokio::task::spawn_blocking(move || call(&cache)).await {
+            Ok(result) => result,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => Err(Error::io(format!("the blocking call was cancelled: {e}"))),
+            },
+        }
+    }
+
+    /// See [`Cache::write_equipment`].
+    pub async fn write_equipment(
+        &self,
+        path: impl Into<String>,
+        input_json: impl Into<String>,
+    ) -> Result<EquipmentWritten, Error> {
+        let (path, input) = (path.into(), input_json.into());
+        self.run(move |c| c.write_equipment(&path, &input)).await
+    }
+
+    /// See [`Cache::read_equipment`].
+    pub async fn read_equipment(&self, path: impl Into<String>) -> Result<Equipment, Error> {
+        let path = path.into();
+        self.run(move |c| c.read_equipment(&path)).await
+    }
+
+    /// See [`Cache::write_marker`].
+    pub async fn write_marker(
+        &self,
+        kind: MarkerKind,
+        path: impl Into<String>,
+        input_json: impl Into<String>,
+    ) -> Result<MarkerWritten, Error> {
+        let (path, input) = (path.into(), input_json.into());
+        self.run(move |c| c.write_marker(kind, &path, &input)).await
+    }
+
+    /// See [`Cache::read_marker`].
+    pub async fn read_marker(
+        &self,
+        kind: MarkerKind,
+        path: impl Into<String>,
+    ) -> Result<Marker, Error> {
+        let path = path.into();
+        self.run(move |c| c.read_marker(kind, &path)).await
+    }
+}

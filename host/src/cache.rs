@@ -1,0 +1,175 @@
+//! The library's front door: a [`Cache`] is a policy serving one root.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::bindings::{Equipment, EquipmentWritten, Marker, MarkerKind, MarkerWritten};
+use crate::{Clock, Error, Policy, PolicyInfo, Root, SystemClock};
+
+/// Called with each warning a call leaves (a recovered corrupt file, say).
+pub type WarningSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Limits and injected services for every call.
+#[derive(Clone)]
+pub struct Settings {
+    /// How long a write waits for its lock (zero: one try). Default 30 s.
+    pub lock_timeout: Duration,
+    /// Guest time allowed per call, host calls not counted. Default 5 s.
+    pub time_limit: Duration,
+    /// Linear memory a guest may grow to, in bytes. Default 64 MiB.
+    pub memory_limit: usize,
+    /// Largest file the policy may read, in bytes. Default 1 MiB.
+    pub max_file_size: u64,
+    /// The policy's "now". Default: the system clock.
+    pub clock: Arc<dyn Clock>,
+    /// Where warnings go. Default: the `log` crate, target `exlab_cache`.
+    pub on_warning: WarningSink,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            lock_timeout: Duration::from_secs(30),
+            time_limit: Duration::from_secs(5),
+            memory_limit: 64 << 20,
+            max_file_size: 1 << 20,
+            clock: Arc::new(SystemClock),
+            on_warning: Arc::new(|warning| log::warn!(target: "exlab_cache", "{warning}")),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("lock_timeout", &self.lock_timeout)
+            .field("time_limit", &self.time_limit)
+            .field("memory_limit", &self.memory_limit)
+            .field("max_file_size", &self.max_file_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A policy serving one root folder. Cheap to clone, `Send + Sync`: call it
+/// from as many threads as you like. Paths are relative to the root, or
+/// absolute inside it.
+#[derive(Clone)]
+pub struct Cache {
+    root: Arc<Root>,
+    policy: Policy,
+    settings: Settings,
+}
+
+impl Cache {
+    /// The built-in policy with default settings, serving the folder `root`.
+    pub fn open(root: impl AsRef<Path>) -> Result<Cache, Error> {
+        Ok(Cache::new(
+            Root::open(root)?,
+            Policy::builtin()?,
+            Settings::default(),
+        ))
+    }
+
+    /// `policy` serving `root` under `settings`.
+    pub fn new(root: Root, policy: Policy, settings: Settings) -> Cache {
+        Cache {
+            root: Arc::new(root),
+            policy,
+            settings,
+        }
+    }
+
+    /// The policy this cache runs.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Name, version, interface and sha256 of the policy.
+    pub fn policy_info(&self) -> &PolicyInfo {
+        self.policy.info()
+    }
+
+    /// The settings every call runs under.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Writes `equipment.json` from a JSON object with `id`, `label`,
+    /// `configured_local_root` and `configured_nas_root`.
+    pub fn write_equipment(&self, path: &str, input_json: &str) -> Result<EquipmentWritten, Error> {
+        self.policy
+            .call(&self.root, &self.settings, |plugin, store| {
+                plugin
+                    .exlab_cache_policy()
+                    .call_write_equipment(store, path, input_json)
+            })
+    }
+
+    /// Reads `equipment.json` (no lock): the known fields.
+    pub fn read_equipment(&self, path: &str) -> Result<Equipment, Error> {
+        self.policy
+            .call(&self.root, &self.settings, |plugin, store| {
+                plugin.exlab_cache_policy().call_read_equipment(store, path)
+            })
+    }
+
+    /// Writes a marker once, from a JSON object with `project`, `equipment`
+    /// and optionally `created_at`, `run_kind`.
+    pub fn write_marker(
+        &self,
+        kind: MarkerKind,
+        path: &str,
+        input_json: &str,
+    ) -> Result<MarkerWritten, Error> {
+        self.policy
+            .call(&self.root, &self.settings, |plugin, store| {
+                plugin
+                    .exlab_cache_policy()
+                    .call_write_marker(store, kind, path, input_json)
+            })
+    }
+
+    /// Reads a marker (no lock): the known fields.
+    pub fn read_marker(&self, kind: MarkerKind, path: &str) -> Result<Marker, Error> {
+        self.policy
+            .call(&self.root, &self.settings, |plugin, store| {
+                plugin
+                    .exlab_cache_policy()
+                    .call_read_marker(store, kind, path)
+            })
+    }
+
+    /// The schema gate: passes when `version`'s major is `expected_major`.
+    pub fn require_schema_major(
+        &self,
+        version: Option<&str>,
+        expected_major: u32,
+    ) -> Result<(), Error> {
+        self.policy
+            .require_schema_major(version, expected_major, &self.settings)
+    }
+}
+
+impl From<crate::bindings::CacheError> for Error {
+    fn from(e: crate::bindings::CacheError) -> Self {
+        use crate::bindings::CacheError as W;
+        match e {
+            W::NotFound(message) => Error::NotFound { message },
+            W::SchemaMajorMismatch(m) => Error::SchemaMajorMismatch {
+                expected_major: m.expected_major,
+                found_json: m.found_json,
+                message: m.message,
+            },
+            W::DecodeError(message) => Error::Decode { message },
+            W::ValidationError(i) => Error::Validation {
+                field: i.field,
+                message: i.message,
+            },
+            W::AccessDenied(message) => Error::AccessDenied { message },
+            W::LockTimeout(message) => Error::LockTimeout { message },
+            W::IoError(message) => Error::Io { message },
+        }
+    }
+}

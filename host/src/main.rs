@@ -1,0 +1,222 @@
+//! `exlab-cache`: the command line over the exlab-cache library.
+//!
+//! Prints results as compact JSON on stdout; an error as one JSON object on
+//! the last line of stderr, with the exit status of SPEC.md section 4.
+//! Usage errors are plain text with exit status 2.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use exlab_cache::{sync, Cache, Error, MarkerKind, Policy, Root, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "exlab-cache",
+    version,
+    about = "Sandboxed policy for lab data caches: equipment.json, test_runs.json, runs.json"
+)]
+struct Cli {
+    /// Root folder that every PATH is inside (default: the current folder).
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Policy component to load instead of the built-in one.
+    #[arg(long, global = true, value_name = "FILE.wasm")]
+    policy: Option<PathBuf>,
+    /// Longest wait for a file's lock, in seconds (0: try once). Default 30.
+    #[arg(long, global = true, value_name = "SECS", value_parser = parse_seconds)]
+    lock_timeout: Option<Duration>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The equipment registry record, equipment.json.
+    Equipment {
+        #[command(subcommand)]
+        op: FileOp,
+    },
+    /// The test-only marker, test_runs.json (run_kind "test").
+    TestRuns {
+        #[command(subcommand)]
+        op: FileOp,
+    },
+    /// The experimental-only marker, runs.json (run_kind "experimental").
+    Runs {
+        #[command(subcommand)]
+        op: FileOp,
+    },
+    /// The schema-major gate.
+    Schema {
+        #[command(subcommand)]
+        op: SchemaOp,
+    },
+    /// Write equipment.json for every entry of a lab config's equipment: list.
+    Sync {
+        /// The lab's YAML config.
+        config: PathBuf,
+    },
+    /// The loaded policy component.
+    Policy {
+        #[command(subcommand)]
+        op: PolicyOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum FileOp {
+    /// Write from the JSON object on stdin; print the file as written.
+    Write { path: String },
+    /// Print the file's known fields.
+    Read { path: String },
+}
+
+#[derive(Subcommand)]
+enum SchemaOp {
+    /// Exit 0 if VERSION's major is N, else the error.
+    Check {
+        #[arg(allow_hyphen_values = true)]
+        version: String,
+        #[arg(long, value_name = "N")]
+        major: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyOp {
+    /// Name, version, interface and sha256 of the policy.
+    Info,
+}
+
+/// A non-negative decimal number of seconds; fractions allowed.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let decimal = digits(whole) && digits(fraction) && !(whole.is_empty() && fraction.is_empty());
+    let seconds: Option<f64> = decimal.then(|| text.parse().ok()).flatten();
+    seconds
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("{text:?} is not a non-negative number of seconds"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(status) => status,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &Error) -> ExitCode {
+    eprintln!("{}", e.to_json());
+    ExitCode::from(e.exit_status())
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
+    // Checks run in SPEC order: policy, then input, then path, lock, file.
+    let policy = match &cli.policy {
+        Some(file) => Policy::from_file(file)?,
+        None => Policy::builtin()?,
+    };
+    let mut settings = Settings {
+        on_warning: Arc::new(|warning| eprintln!("warning: {warning}")),
+        ..Settings::default()
+    };
+    if let Some(timeout) = cli.lock_timeout {
+        settings.lock_timeout = timeout;
+    }
+    let cache = || {
+        let dir = cli.root.clone().unwrap_or_else(|| PathBuf::from("."));
+        // A missing root fails the call with io_error after its input is checked.
+        let root = Root::open(&dir).unwrap_or_else(|e| Root::unavailable(e.message()));
+        Cache::new(root, policy.clone(), settings.clone())
+    };
+    match cli.command {
+        Command::Equipment {
+            op: FileOp::Write { path },
+        } => {
+            let written = cache().write_equipment(&path, &stdin_json()?)?;
+            print(&written.document);
+        }
+        Command::Equipment {
+            op: FileOp::Read { path },
+        } => {
+            print(&to_json(&cache().read_equipment(&path)?));
+        }
+        Command::TestRuns { op } => marker(cache(), MarkerKind::TestRuns, op)?,
+        Command::Runs { op } => marker(cache(), MarkerKind::Runs, op)?,
+        Command::Schema {
+            op: SchemaOp::Check { version, major },
+        } => {
+            policy.require_schema_major(Some(&version), major, &settings)?;
+        }
+        Command::Policy { op: PolicyOp::Info } => print(&to_json(policy.info())),
+        Command::Sync { config } => return sync_config(&policy, &settings, &config),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn marker(cache: Cache, kind: MarkerKind, op: FileOp) -> Result<(), Error> {
+    match op {
+        FileOp::Write { path } => {
+            let outcome = cache.write_marker(kind, &path, &stdin_json()?)?;
+            let marker = outcome.document.as_deref().unwrap_or("null");
+            print(&format!(
+                "{{\"written\":{},\"marker\":{marker}}}",
+                outcome.written
+            ));
+        }
+        FileOp::Read { path } => print(&to_json(&cache.read_marker(kind, &path)?)),
+    }
+    Ok(())
+}
+
+fn sync_config(
+    policy: &Policy,
+    settings: &Settings,
+    config: &std::path::Path,
+) -> Result<ExitCode, Error> {
+    let mut first_failure = None;
+    for outcome in sync::sync(policy, settings, config)? {
+        match outcome.result {
+            Ok(written) => println!("{}", written.document),
+            Err(e) => {
+                let id = serde_json::json!(outcome.id);
+                println!("{{\"id\":{id},\"error\":{}}}", e.to_json());
+                first_failure.get_or_insert(e);
+            }
+        }
+    }
+    Ok(match first_failure {
+        Some(e) => fail(&e),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+/// The caller's input: stdin as text (JSON checking is the policy's job).
+fn stdin_json() -> Result<String, Error> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Io {
+            message: format!("read stdin: {e}"),
+        })?;
+    String::from_utf8(bytes).map_err(|_| Error::Validation {
+        field: None,
+        message: "input is not JSON: stdin is not UTF-8".into(),
+    })
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("records serialize")
+}
+
+/// Compact JSON, exactly the file's bytes for a write: no trailing newline.
+fn print(json: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(json.as_bytes()).and_then(|()| out.flush());
+}

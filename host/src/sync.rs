@@ -1,0 +1,109 @@
+//! `sync CONFIG`: write every configured equipment's `equipment.json` from
+//! the lab's YAML config.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::bindings::EquipmentWritten;
+use crate::{Cache, Error, Policy, Root, Settings};
+
+/// What became of one entry of the config's `equipment:` list.
+#[derive(Debug)]
+pub struct SyncOutcome {
+    /// The entry's `id`, when it is a string.
+    pub id: Option<String>,
+    /// The record as written, or why not.
+    pub result: Result<EquipmentWritten, Error>,
+}
+
+/// The keys of an entry, in the order they are checked.
+const ENTRY_KEYS: [&str; 4] = ["id", "label", "local_root", "nas_root"];
+
+/// Reads the lab config at `config` and writes, in order, each entry's
+/// `<local_root>/<id>/.exlab-wizard/equipment.json` (a relative `local_root`
+/// is taken from the config's folder). A `local_root` that is not an existing
+/// folder fails that entry with `io_error` and is not created. One entry's
+/// failure does not stop the others.
+pub fn sync(
+    policy: &Policy,
+    settings: &Settings,
+    config: &Path,
+) -> Result<Vec<SyncOutcome>, Error> {
+    let entries = read_config(config)?;
+    let base = config.parent().unwrap_or(Path::new(""));
+    Ok(entries
+        .iter()
+        .map(|entry| {
+            let id = entry.get("id").and_then(Value::as_str).map(str::to_owned);
+            let result = sync_entry(policy, settings, base, entry);
+            SyncOutcome { id, result }
+        })
+        .collect())
+}
+
+fn sync_entry(
+    policy: &Policy,
+    settings: &Settings,
+    base: &Path,
+    entry: &Value,
+) -> Result<EquipmentWritten, Error> {
+    let [id, label, local_root, nas_root] =
+        ENTRY_KEYS.map(|key| entry.get(key).and_then(Value::as_str));
+    for (key, value) in ENTRY_KEYS.iter().zip([id, label, local_root, nas_root]) {
+        if value.is_none() {
+            return Err(Error::Validation {
+                field: Some((*key).to_owned()),
+                message: format!("equipment entry: {key} is missing or not a string"),
+            });
+        }
+    }
+    let (id, local_root) = (id.unwrap_or_default(), local_root.unwrap_or_default());
+    let root_path = base.join(local_root);
+    // Never create a missing local root: it may be an unmounted disk.
+    let root = if root_path.is_dir() {
+        Root::open(&root_path)?
+    } else {
+        Root::unavailable(format!(
+            "local_root {local_root}: not an existing folder ({})",
+            root_path.display()
+        ))
+    };
+    let input = json!({
+        "id": id,
+        "label": label,
+        "configured_local_root": local_root,
+        "configured_nas_root": nas_root,
+    });
+    Cache::new(root, policy.clone(), settings.clone()).write_equipment(
+        &format!("{id}/.exlab-wizard/equipment.json"),
+        &input.to_string(),
+    )
+}
+
+/// The config's `equipment:` list.
+fn read_config(config: &Path) -> Result<Vec<Value>, Error> {
+    let text = std::fs::read(config).map_err(|e| {
+        let message = format!("config {}: {e}", config.display());
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound { message },
+            _ => Error::Io { message },
+        }
+    })?;
+    let decode = |why: String| Error::Decode {
+        message: format!("config {}: not YAML: {why}", config.display()),
+    };
+    let text = String::from_utf8(text).map_err(|e| decode(e.to_string()))?;
+    let doc: Value = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_saphyr::from_str(&text).map_err(|e| decode(e.to_string()))?
+    };
+    match doc.get("equipment") {
+        Some(Value::Array(entries)) => Ok(entries.clone()),
+        _ => Err(Error::Validation {
+            field: Some("equipment".into()),
+            message: format!("config {}: no equipment: list", config.display()),
+        }),
+    }
+}
