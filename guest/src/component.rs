@@ -8,13 +8,17 @@ use crate::Error;
 wit_bindgen::generate!({
     world: "plugin",
     path: "../wit/since_v1.0.0",
+    // Fixture guests reuse these bindings and export their own policy.
+    pub_export_macro: true,
+    default_bindings_module: "exlab_cache_policy::component",
 });
 
 use exlab::cache::types as wit;
 use exlab::cache::{log, storage};
 use exports::exlab::cache::policy as api;
 
-struct Policy;
+/// The policy's exports, implemented by the pure policy over [`Host`].
+pub struct Policy;
 
 impl api::Guest for Policy {
     fn info() -> api::PolicyInfo {
@@ -73,10 +77,11 @@ impl api::Guest for Policy {
     }
 }
 
-export!(Policy);
+#[cfg(feature = "export")]
+export!(Policy with_types_in crate::component);
 
 /// The host's imports, seen as the policy's environment.
-struct Host;
+pub struct Host;
 
 impl Env for Host {
     type Locked = storage::LockedFile;

@@ -13,7 +13,7 @@ pub mod records;
 pub mod time;
 
 #[cfg(target_arch = "wasm32")]
-mod component;
+pub mod component;
 
 pub use error::Error;
 

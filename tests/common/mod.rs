@@ -1,0 +1,167 @@
+//! Shared by the integration tests in `tests/`: temp roots, a cache with an
+//! injected clock, and the CLI run as a real process.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use exlab_cache::{Cache, ManualClock, Policy, Root, Settings};
+
+/// 2026-04-17T14:00:00Z
+pub const T0: i64 = 1_776_434_400;
+
+pub const EQUIPMENT: &str = "CONFOCAL_01/.exlab-wizard/equipment.json";
+pub const TEST_RUNS: &str = "CONFOCAL_01/P1/TestRuns/.exlab-wizard/test_runs.json";
+pub const RUNS: &str = "CONFOCAL_01/P1/Runs/.exlab-wizard/runs.json";
+
+pub fn equipment_input(label: &str) -> String {
+    serde_json::json!({
+        "id": "CONFOCAL_01",
+        "label": label,
+        "configured_local_root": "/data/lab",
+        "configured_nas_root": "//nas01/lab",
+    })
+    .to_string()
+}
+
+pub fn marker_input(project: &str) -> String {
+    serde_json::json!({"project": project, "equipment": "CONFOCAL_01"}).to_string()
+}
+
+/// A cache over a fresh temp root, with a manual clock and captured warnings.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub cache: Cache,
+    pub clock: Arc<ManualClock>,
+    pub warnings: Arc<Mutex<Vec<String>>>,
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        Self::with(Policy::builtin().unwrap(), |_| {})
+    }
+
+    /// A harness running `policy`, with `tweak` applied to its settings.
+    pub fn with(policy: Policy, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::at(T0));
+        let warnings = Arc::new(Mutex::new(Vec::new()));
+        let sink = warnings.clone();
+        let mut settings = Settings {
+            clock: clock.clone(),
+            on_warning: Arc::new(move |w| sink.lock().unwrap().push(w.to_owned())),
+            lock_timeout: Duration::from_secs(10),
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let cache = Cache::new(Root::open(dir.path()).unwrap(), policy, settings);
+        Harness {
+            dir,
+            cache,
+            clock,
+            warnings,
+        }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn put(&self, relative: &str, bytes: &[u8]) {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    pub fn get(&self, relative: &str) -> Vec<u8> {
+        std::fs::read(self.path(relative)).unwrap()
+    }
+
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().unwrap().clone()
+    }
+}
+
+/// Every file under `dir`, relative, sorted.
+pub fn tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            out.push(path.strip_prefix(base).unwrap().display().to_string());
+            if path.is_dir() && !path.is_symlink() {
+                walk(base, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Leftover temp files (`*.tmp`) anywhere under `dir`.
+pub fn temp_files(dir: &Path) -> Vec<String> {
+    tree(dir)
+        .into_iter()
+        .filter(|p| p.ends_with(".tmp"))
+        .collect()
+}
+
+/// The CLI under test.
+pub const CLI: &str = env!("CARGO_BIN_EXE_exlab-cache");
+
+/// One CLI run: exit status, stdout, stderr.
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The JSON error on the last stderr line.
+    pub fn error(&self) -> serde_json::Value {
+        let last = self.stderr.lines().last().unwrap_or_default();
+        serde_json::from_str(last)
+            .unwrap_or_else(|e| panic!("no JSON error in {:?}: {e}", self.stderr))
+    }
+
+    pub fn code(&self) -> String {
+        self.error()["code"].as_str().unwrap().to_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout {:?}: {e}", self.stdout))
+    }
+}
+
+/// Runs the CLI in `cwd` with `args`, `stdin` piped in.
+pub fn cli(cwd: &Path, args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(CLI)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().unwrap();
+    Run {
+        status: status.code().unwrap_or(-1),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
