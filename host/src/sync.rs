@@ -97,7 +97,9 @@ fn read_config(config: &Path) -> Result<Vec<Value>, Error> {
     let doc: Value = if text.trim().is_empty() {
         Value::Null
     } else {
-        serde_saphyr::from_str(&text).map_err(|e| decode(e.to_string()))?
+        // YAML 1.2 booleans only: `nas_root: n` is the string "n", not false.
+        let options = serde_saphyr::options! { strict_booleans: true };
+        serde_saphyr::from_str_with_options(&text, options).map_err(|e| decode(e.to_string()))?
     };
     match doc.get("equipment") {
         Some(Value::Array(entries)) => Ok(entries.clone()),
