@@ -138,8 +138,14 @@ impl Root {
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
         if !parent.as_os_str().is_empty() {
-            root.create_dir_all(&parent)
-                .map_err(|e| fault("create the folders of", path, e))?;
+            root.create_dir_all(&parent).map_err(|e| {
+                // An existing symlink that leaves the root shows up here as
+                // EEXIST; following it through the capability says why.
+                match root.open_dir(&parent) {
+                    Err(escape) if is_escape(&escape) => fault("open the folder of", path, escape),
+                    _ => fault("create the folders of", path, e),
+                }
+            })?;
         }
         let folder =
             open_folder(root, &parent).map_err(|e| fault("open the folder of", path, e))?;

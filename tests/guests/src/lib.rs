@@ -30,6 +30,25 @@ mod plugin {
                 hoard.push(std::hint::black_box(vec![7u8; 1 << 20]));
             }
         }
+        if cfg!(feature = "tries-ambient-authority") {
+            let escapes = [
+                ("read /etc/hostname", std::fs::read("/etc/hostname").is_ok()),
+                ("list /", std::fs::read_dir("/").is_ok()),
+                ("list .", std::fs::read_dir(".").is_ok()),
+                ("write a file", std::fs::write("escape.txt", b"x").is_ok()),
+                ("see an env var", std::env::vars().next().is_some()),
+                ("see args", std::env::args().next().is_some()),
+                (
+                    "open a socket",
+                    std::net::TcpStream::connect("127.0.0.1:9").is_ok(),
+                ),
+            ];
+            let got: Vec<&str> = escapes.iter().filter(|e| e.1).map(|e| e.0).collect();
+            assert!(
+                got.is_empty(),
+                "fixture tries-ambient-authority escaped: {got:?}"
+            );
+        }
         if cfg!(feature = "trap-holding-lock") {
             let _held = storage::lock(path).expect("the lock");
             panic!("fixture trap-holding-lock: panicked while holding the lock of {path}");
