@@ -4,31 +4,16 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
 
+/// A CLI process serving `root`.
 fn spawn(root: &Path, args: &[&str], stdin: &str) -> Child {
-    let mut child = Command::new(CLI)
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child
+    spawn_cli(root, args, stdin)
 }
 
 fn finish(child: Child) -> (i32, Value) {

@@ -138,8 +138,8 @@ impl Run {
     }
 }
 
-/// Runs the CLI in `cwd` with `args`, `stdin` piped in.
-pub fn cli(cwd: &Path, args: &[&str], stdin: &str) -> Run {
+/// Starts the CLI in `cwd` with `args`, `stdin` written to it, output piped.
+pub fn spawn_cli(cwd: &Path, args: &[&str], stdin: &str) -> std::process::Child {
     let mut child = Command::new(CLI)
         .args(args)
         .current_dir(cwd)
@@ -148,17 +148,21 @@ pub fn cli(cwd: &Path, args: &[&str], stdin: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // A CLI that fails before reading its input (a bad --policy) closes the pipe.
+    match child.stdin.take().unwrap().write_all(stdin.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("stdin: {e}"),
+        _ => {}
+    }
     child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+}
+
+/// Runs the CLI in `cwd` with `args`, `stdin` piped in.
+pub fn cli(cwd: &Path, args: &[&str], stdin: &str) -> Run {
     let Output {
         status,
         stdout,
         stderr,
-    } = child.wait_with_output().unwrap();
+    } = spawn_cli(cwd, args, stdin).wait_with_output().unwrap();
     Run {
         status: status.code().unwrap_or(-1),
         stdout: String::from_utf8(stdout).unwrap(),
