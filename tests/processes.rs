@@ -126,12 +126,17 @@ fn writers_killed_with_sigkill_at_random_moments_never_tear_or_lose_the_file() {
         assert_lock_free(dir.path(), EQUIPMENT);
     }
     assert!(killed > 0, "some writers were killed mid-flight");
-    // Temp files of killed writers may remain (they died before cleanup);
-    // the next successful write is unaffected and the record stays whole.
+    // A killed writer cannot remove its temp file; the next writer, under
+    // the lock, sweeps them.
     let (_, after) = finish(spawn(
         dir.path(),
         &["equipment", "write", EQUIPMENT],
         &equipment_input("after"),
     ));
     assert_eq!(after["first_seen_at"], first["first_seen_at"]);
+    assert!(
+        temp_files(dir.path()).is_empty(),
+        "{:?}",
+        temp_files(dir.path())
+    );
 }

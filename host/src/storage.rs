@@ -159,6 +159,7 @@ impl Root {
             .map_err(|e| fault("open the lock file of", path, e))?
             .into_std();
         wait_for_lock(&lock_file, timeout, path)?;
+        remove_stale_temps(&folder, name);
         Ok(FileLock {
             folder,
             name: name.to_owned(),
@@ -258,6 +259,25 @@ fn read_file(
     Ok(Some(bytes))
 }
 
+/// Removes `<name>.<anything>.tmp` left by writers that were killed before
+/// they could clean up (ours, or the Python original's `mkstemp` files).
+/// Only called under the file's lock, so no live writer owns one.
+fn remove_stale_temps(folder: &Dir, name: &OsStr) {
+    let (Some(name), Ok(entries)) = (name.to_str(), folder.entries()) else {
+        return;
+    };
+    let prefix = format!("{name}.");
+    for entry in entries.flatten() {
+        let entry_name = entry.file_name();
+        let stale = entry_name.to_str().is_some_and(|n| {
+            n.len() > prefix.len() + 4 && n.starts_with(&prefix) && n.ends_with(".tmp")
+        });
+        if stale {
+            let _ = folder.remove_file(&entry_name);
+        }
+    }
+}
+
 fn wait_for_lock(file: &std::fs::File, timeout: Duration, path: &str) -> Result<(), StorageError> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
@@ -339,6 +359,30 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["f.json", "f.json.lock"]);
+    }
+
+    #[test]
+    fn taking_the_lock_sweeps_temp_files_of_killed_writers_only() {
+        let (tmp, root) = root();
+        for stale in [
+            "f.json.1a2b.tmp",
+            "f.json.x7_k2p.tmp",
+            "g.json.1.tmp",
+            "f.json.tmp",
+            "f.jsonX.1.tmp",
+        ] {
+            std::fs::write(tmp.path().join(stale), b"").unwrap();
+        }
+        drop(root.lock("f.json", Duration::ZERO).unwrap());
+        let mut left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["f.json.lock", "f.json.tmp", "f.jsonX.1.tmp", "g.json.1.tmp"]
+        );
     }
 
     #[test]
