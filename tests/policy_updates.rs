@@ -43,7 +43,10 @@ fn policy_1_1_swaps_in_and_its_rule_applies_to_the_next_call() {
         "project": "P1", "equipment": "CONFOCAL_01", "created_at": "2026-04-18T14:00:00Z"
     })
     .to_string();
-    let w = h.cache.write_marker(MarkerKind::TestRuns, TEST_RUNS, &future).unwrap();
+    let w = h
+        .cache
+        .write_marker(MarkerKind::TestRuns, TEST_RUNS, &future)
+        .unwrap();
     assert!(w.written);
 
     let swapped = h.cache.swap_policy_file(fixture("policy-1-1")).unwrap();
@@ -82,21 +85,31 @@ fn policy_1_1_swaps_in_and_its_rule_applies_to_the_next_call() {
     assert_eq!(w.equipment.last_modified_at, "2026-04-17T14:01:00Z");
 
     // ...and a created_at in the future is refused; now or earlier is fine.
-    let e = h.cache.write_marker(MarkerKind::Runs, RUNS, &future).unwrap_err();
+    let e = h
+        .cache
+        .write_marker(MarkerKind::Runs, RUNS, &future)
+        .unwrap_err();
     assert_eq!(e.code(), "validation_error");
     assert_eq!(e.field(), Some("created_at"));
     assert!(!h.path(RUNS).exists());
     let past = serde_json::json!({
         "project": "P1", "equipment": "CONFOCAL_01", "created_at": "2026-04-17T14:01:00Z"
     });
-    assert!(h.cache.write_marker(MarkerKind::Runs, RUNS, &past.to_string()).unwrap().written);
+    assert!(
+        h.cache
+            .write_marker(MarkerKind::Runs, RUNS, &past.to_string())
+            .unwrap()
+            .written
+    );
 }
 
 #[test]
 fn a_swap_reaches_every_clone_of_the_cache() {
     let h = Harness::new();
     let clone = h.cache.clone();
-    h.cache.swap_policy(&std::fs::read(fixture("policy-1-1")).unwrap()).unwrap();
+    h.cache
+        .swap_policy(&std::fs::read(fixture("policy-1-1")).unwrap())
+        .unwrap();
     assert_eq!(clone.policy_info().version, "1.1.0");
     // And back: the built-in policy, as a compiled Policy.
     let swapped = clone.set_policy(Policy::builtin().unwrap()).unwrap();
@@ -123,9 +136,14 @@ fn the_broken_policy_is_refused_by_the_gate_and_1_0_keeps_serving() {
     // The gate ran in a scratch root: the real one is untouched.
     assert_eq!(tree(h.dir.path()), Vec::<String>::new());
     // 1.0 still serves: a rewrite keeps first_seen_at.
-    h.cache.write_equipment(EQUIPMENT, &equipment_input("A")).unwrap();
+    h.cache
+        .write_equipment(EQUIPMENT, &equipment_input("A"))
+        .unwrap();
     h.clock.advance(3600);
-    let w = h.cache.write_equipment(EQUIPMENT, &equipment_input("B")).unwrap();
+    let w = h
+        .cache
+        .write_equipment(EQUIPMENT, &equipment_input("B"))
+        .unwrap();
     assert_eq!(w.equipment.first_seen_at, "2026-04-17T14:00:00Z");
     assert_eq!(w.equipment.last_modified_at, "2026-04-17T15:00:00Z");
 }
@@ -136,8 +154,14 @@ fn the_gate_report_names_each_failed_scenario() {
     let report = conformance::check(&broken, &Default::default()).unwrap();
     assert!(!report.passed);
     let failed: Vec<_> = report.failures().map(|s| s.name).collect();
-    assert!(failed.contains(&"rewrite-keeps-first-seen-at"), "{failed:?}");
-    assert!(!failed.contains(&"first-write-stamps-both-timestamps"), "{failed:?}");
+    assert!(
+        failed.contains(&"rewrite-keeps-first-seen-at"),
+        "{failed:?}"
+    );
+    assert!(
+        !failed.contains(&"first-write-stamps-both-timestamps"),
+        "{failed:?}"
+    );
     let ok = conformance::check(&Policy::builtin().unwrap(), &Default::default()).unwrap();
     assert!(ok.passed, "{ok:?}");
     let names: Vec<_> = ok.scenarios.iter().map(|s| s.name).collect();
@@ -156,7 +180,10 @@ fn a_policy_that_does_not_load_is_refused_and_the_old_one_keeps_serving() {
         assert_eq!(e.code(), "policy_error");
         assert_eq!(h.cache.policy_info().version, "1.0.0");
     }
-    let e = h.cache.swap_policy_file(h.path("missing.wasm")).unwrap_err();
+    let e = h
+        .cache
+        .swap_policy_file(h.path("missing.wasm"))
+        .unwrap_err();
     assert_policy_error(&e, &["missing.wasm"]);
 }
 
@@ -199,7 +226,10 @@ fn a_call_in_flight_finishes_on_the_old_policy() {
     let swapped = h.cache.swap_policy_file(fixture("policy-1-1")).unwrap();
     assert_eq!(swapped.current.version, "1.1.0");
     go_on.send(()).unwrap();
-    let w = in_flight.join().unwrap().expect("the call that started on 1.0 ends on 1.0");
+    let w = in_flight
+        .join()
+        .unwrap()
+        .expect("the call that started on 1.0 ends on 1.0");
     assert_eq!(w.equipment.label, long_label(150));
     let e = h
         .cache
@@ -244,7 +274,9 @@ fn many_threads_call_while_swaps_happen() {
                             refused += 1;
                         }
                     }
-                    let short = cache.write_equipment(&path, &input("short".into())).unwrap();
+                    let short = cache
+                        .write_equipment(&path, &input("short".into()))
+                        .unwrap();
                     assert_eq!(short.equipment.label, "short");
                     let read = cache.read_equipment(&path).unwrap();
                     assert_eq!(read.id, format!("EQ_{n}"));
@@ -408,7 +440,10 @@ fn a_watched_file_is_reloaded_once_it_settles_and_only_when_it_passes() {
 
     // A missing file is reported once; the policy keeps serving.
     std::fs::remove_file(&file).unwrap();
-    assert!(matches!(watch.poll(at(50)), Some(WatchEvent::Unreadable { .. })));
+    assert!(matches!(
+        watch.poll(at(50)),
+        Some(WatchEvent::Unreadable { .. })
+    ));
     assert!(watch.poll(at(51)).is_none());
     // Back to 1.0.
     write_atomically(&file, BUILTIN_POLICY);
@@ -466,7 +501,11 @@ fn cli_policy_check_passes_the_shipped_policy_with_a_report() {
     let scenarios = report["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), conformance::SCENARIOS.len());
     assert!(scenarios.iter().all(|s| s["passed"] == true));
-    assert_eq!(tree(dir.path()), vec!["policy.wasm"], "the gate used no folder here");
+    assert_eq!(
+        tree(dir.path()),
+        vec!["policy.wasm"],
+        "the gate used no folder here"
+    );
 }
 
 #[test]
@@ -480,7 +519,8 @@ fn cli_policy_check_refuses_the_broken_policy_with_a_clear_report() {
     let message = run.error()["message"].as_str().unwrap().to_owned();
     assert!(message.contains("rewrite-keeps-first-seen-at"), "{message}");
     assert!(
-        run.stderr.contains("FAILED rewrite-keeps-first-seen-at: first_seen_at"),
+        run.stderr
+            .contains("FAILED rewrite-keeps-first-seen-at: first_seen_at"),
         "{}",
         run.stderr
     );
@@ -509,7 +549,14 @@ fn cli_allow_list_gates_policy_and_policy_check() {
     let allowed = allowed.as_str();
     for args in [
         vec!["--allow-policy-hashes", allowed, "policy", "check", v1_1],
-        vec!["--allow-policy-hashes", allowed, "--policy", v1_1, "policy", "info"],
+        vec![
+            "--allow-policy-hashes",
+            allowed,
+            "--policy",
+            v1_1,
+            "policy",
+            "info",
+        ],
     ] {
         let run = cli(dir.path(), &args, "");
         assert_eq!(run.status, 9, "{args:?}: {}", run.stderr);
@@ -518,13 +565,24 @@ fn cli_allow_list_gates_policy_and_policy_check() {
         assert!(message.contains("not on"), "{message}");
     }
     let missing = dir.path().join("missing.txt").display().to_string();
-    let run = cli(dir.path(), &["--allow-policy-hashes", &missing, "policy", "info"], "");
+    let run = cli(
+        dir.path(),
+        &["--allow-policy-hashes", &missing, "policy", "info"],
+        "",
+    );
     assert_eq!(run.status, 9, "an unreadable list accepts nothing");
 
     std::fs::write(allowed, format!("{}\n", sha256_hex(&v1_1_bytes))).unwrap();
     let run = cli(
         dir.path(),
-        &["--allow-policy-hashes", allowed, "--policy", v1_1, "policy", "info"],
+        &[
+            "--allow-policy-hashes",
+            allowed,
+            "--policy",
+            v1_1,
+            "policy",
+            "info",
+        ],
         "",
     );
     assert_eq!(run.status, 0, "{}", run.stderr);

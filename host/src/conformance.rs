@@ -198,7 +198,8 @@ impl Scenario<'_> {
         let bytes = self
             .file(relative)
             .ok_or_else(|| format!("{relative} is not on disk"))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("{relative} on disk is not a JSON object: {e}"))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{relative} on disk is not a JSON object: {e}"))
     }
 
     fn policy_info(&self) -> Outcome {
@@ -211,27 +212,57 @@ impl Scenario<'_> {
     }
 
     fn first_write(&self) -> Outcome {
-        let w = call("first write", self.cache.write_equipment(EQUIPMENT, &input("Gate")))?;
+        let w = call(
+            "first write",
+            self.cache.write_equipment(EQUIPMENT, &input("Gate")),
+        )?;
         expect("first_seen_at", &w.equipment.first_seen_at, T0_TEXT)?;
         expect("last_modified_at", &w.equipment.last_modified_at, T0_TEXT)?;
         expect("schema_version", &w.equipment.schema_version, "1.0")?;
         expect("label", &w.equipment.label, "Gate")?;
         let disk = self.file(EQUIPMENT).unwrap_or_default();
-        expect("the file on disk", String::from_utf8_lossy(&disk), &w.document)?;
+        expect(
+            "the file on disk",
+            String::from_utf8_lossy(&disk),
+            &w.document,
+        )?;
         let read = call("read back", self.cache.read_equipment(EQUIPMENT))?;
         expect("the record read back", &read, &w.equipment)
     }
 
     fn rewrite(&self) -> Outcome {
-        call("first write", self.cache.write_equipment(EQUIPMENT, &input("Gate")))?;
+        call(
+            "first write",
+            self.cache.write_equipment(EQUIPMENT, &input("Gate")),
+        )?;
         self.clock.set(T1);
-        let w = call("rewrite", self.cache.write_equipment(EQUIPMENT, &input("Gate renamed")))?;
-        expect("first_seen_at after a rewrite", &w.equipment.first_seen_at, T0_TEXT)?;
-        expect("last_modified_at after a rewrite", &w.equipment.last_modified_at, T1_TEXT)?;
+        let w = call(
+            "rewrite",
+            self.cache
+                .write_equipment(EQUIPMENT, &input("Gate renamed")),
+        )?;
+        expect(
+            "first_seen_at after a rewrite",
+            &w.equipment.first_seen_at,
+            T0_TEXT,
+        )?;
+        expect(
+            "last_modified_at after a rewrite",
+            &w.equipment.last_modified_at,
+            T1_TEXT,
+        )?;
         expect("label after a rewrite", &w.equipment.label, "Gate renamed")?;
         let disk = self.on_disk(EQUIPMENT)?;
-        expect("first_seen_at on disk", &disk["first_seen_at"], json!(T0_TEXT))?;
-        expect("last_modified_at on disk", &disk["last_modified_at"], json!(T1_TEXT))
+        expect(
+            "first_seen_at on disk",
+            &disk["first_seen_at"],
+            json!(T0_TEXT),
+        )?;
+        expect(
+            "last_modified_at on disk",
+            &disk["last_modified_at"],
+            json!(T1_TEXT),
+        )
     }
 
     fn unknown_fields(&self) -> Outcome {
@@ -247,26 +278,58 @@ impl Scenario<'_> {
             "added_in_1_4": extra,
         });
         self.put(EQUIPMENT, existing.to_string().as_bytes())?;
-        let w = call("rewrite", self.cache.write_equipment(EQUIPMENT, &input("Gate")))?;
+        let w = call(
+            "rewrite",
+            self.cache.write_equipment(EQUIPMENT, &input("Gate")),
+        )?;
         let disk = self.on_disk(EQUIPMENT)?;
-        expect("the unknown field on disk", disk.get("added_in_1_4"), Some(&extra))?;
-        expect("schema_version on disk", &disk["schema_version"], json!("1.4"))?;
-        expect("first_seen_at", &w.equipment.first_seen_at, "2020-01-01T00:00:00Z")?;
+        expect(
+            "the unknown field on disk",
+            disk.get("added_in_1_4"),
+            Some(&extra),
+        )?;
+        expect(
+            "schema_version on disk",
+            &disk["schema_version"],
+            json!("1.4"),
+        )?;
+        expect(
+            "first_seen_at",
+            &w.equipment.first_seen_at,
+            "2020-01-01T00:00:00Z",
+        )?;
         let document: Value = serde_json::from_str(&w.document)
             .map_err(|e| format!("the returned document is not JSON: {e}"))?;
-        expect("the unknown field in the returned document", document.get("added_in_1_4"), Some(&extra))
+        expect(
+            "the unknown field in the returned document",
+            document.get("added_in_1_4"),
+            Some(&extra),
+        )
     }
 
     fn marker_once(&self) -> Outcome {
         let first = json!({"project": "P1", "equipment": "GATE_01"}).to_string();
-        let w = call("first marker write", self.cache.write_marker(MarkerKind::TestRuns, MARKER, &first))?;
+        let w = call(
+            "first marker write",
+            self.cache
+                .write_marker(MarkerKind::TestRuns, MARKER, &first),
+        )?;
         expect("written (first write)", w.written, true)?;
         let before = self.file(MARKER).ok_or("the marker is not on disk")?;
-        expect("the returned marker", w.document.as_deref(), Some(&*String::from_utf8_lossy(&before)))?;
+        expect(
+            "the returned marker",
+            w.document.as_deref(),
+            Some(&*String::from_utf8_lossy(&before)),
+        )?;
         self.clock.set(T1);
-        let again = json!({"project": "P1", "equipment": "GATE_01", "created_at": "2026-01-01T00:00:00Z"})
-            .to_string();
-        let w = call("second marker write", self.cache.write_marker(MarkerKind::TestRuns, MARKER, &again))?;
+        let again =
+            json!({"project": "P1", "equipment": "GATE_01", "created_at": "2026-01-01T00:00:00Z"})
+                .to_string();
+        let w = call(
+            "second marker write",
+            self.cache
+                .write_marker(MarkerKind::TestRuns, MARKER, &again),
+        )?;
         expect("written (second write)", w.written, false)?;
         let after = self.file(MARKER).unwrap_or_default();
         if after != before {
@@ -303,12 +366,22 @@ impl Scenario<'_> {
         let escape = "../escape/.exlab-wizard/equipment.json";
         match self.cache.write_equipment(escape, &input("Gate")) {
             Err(Error::AccessDenied { .. }) => {}
-            Err(e) => return Err(format!("a write to {escape} gave {}, expected access_denied", e.code())),
+            Err(e) => {
+                return Err(format!(
+                    "a write to {escape} gave {}, expected access_denied",
+                    e.code()
+                ))
+            }
             Ok(_) => return Err(format!("a write to {escape} succeeded")),
         }
         match self.cache.read_equipment(escape) {
             Err(Error::AccessDenied { .. }) => {}
-            Err(e) => return Err(format!("a read of {escape} gave {}, expected access_denied", e.code())),
+            Err(e) => {
+                return Err(format!(
+                    "a read of {escape} gave {}, expected access_denied",
+                    e.code()
+                ))
+            }
             Ok(_) => return Err(format!("a read of {escape} succeeded")),
         }
         let outside = self.dir.parent().map(|p| p.join("escape"));

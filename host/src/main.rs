@@ -187,10 +187,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
 
 /// `--policy FILE`: read once, checked against the allow-list before it is compiled.
 fn load_policy(file: &std::path::Path, allowed: Option<&AllowList>) -> Result<Policy, Error> {
-    let bytes = std::fs::read(file)
-        .map_err(|e| Error::Policy {
-            message: format!("cannot read the policy {}: {e}", file.display()),
-        })?;
+    let bytes = std::fs::read(file).map_err(|e| Error::Policy {
+        message: format!("cannot read the policy {}: {e}", file.display()),
+    })?;
     if let Some(allowed) = allowed {
         allowed.check(&bytes)?;
     }
@@ -199,7 +198,10 @@ fn load_policy(file: &std::path::Path, allowed: Option<&AllowList>) -> Result<Po
 
 /// `policy check FILE.wasm`: the report on stdout, or on a refusal the
 /// failed scenarios on stderr, then the policy_error as its last line.
-fn policy_check(file: &std::path::Path, allowed: Option<Arc<AllowList>>) -> Result<ExitCode, Error> {
+fn policy_check(
+    file: &std::path::Path,
+    allowed: Option<Arc<AllowList>>,
+) -> Result<ExitCode, Error> {
     let policy = load_policy(file, allowed.as_deref())?;
     let settings = Settings {
         on_warning: Arc::new(|_| {}),

@@ -68,7 +68,10 @@ pub fn check_interface(bytes: &[u8]) -> Result<Option<String>, Error> {
         return Ok(Some(found));
     }
     let accepted = ACCEPTED_INTERFACES.join(", ");
-    let why = match (major(&found), ACCEPTED_INTERFACES.first().and_then(|a| major(a))) {
+    let why = match (
+        major(&found),
+        ACCEPTED_INTERFACES.first().and_then(|a| major(a)),
+    ) {
         (Some(f), Some(a)) if f != a => format!("interface major {f}, this host serves major {a}"),
         (Some(_), Some(_)) => "a minor this host does not serve: update the host".into(),
         _ => "not a semver interface version".into(),
@@ -76,7 +79,9 @@ pub fn check_interface(bytes: &[u8]) -> Result<Option<String>, Error> {
     Err(Error::policy(format!(
         "the policy was built for {found}, but this host accepts {accepted} ({why}); \
          rebuild it against wit/since_v{}/",
-        ACCEPTED_INTERFACES[0].rsplit_once('@').map_or("", |(_, v)| v)
+        ACCEPTED_INTERFACES[0]
+            .rsplit_once('@')
+            .map_or("", |(_, v)| v)
     )))
 }
 

@@ -46,7 +46,9 @@ mod plugin {
         if chars > MAX_LABEL_CHARS {
             return Err(invalid(
                 "label",
-                format!("label is {chars} characters long; policy 1.1 allows at most {MAX_LABEL_CHARS}"),
+                format!(
+                    "label is {chars} characters long; policy 1.1 allows at most {MAX_LABEL_CHARS}"
+                ),
             ));
         }
         Ok(())
@@ -79,7 +81,10 @@ mod plugin {
     }
 
     /// The broken policy: after the real write, stamps `first_seen_at` again.
-    fn break_first_seen(path: &str, mut w: EquipmentWritten) -> Result<EquipmentWritten, CacheError> {
+    fn break_first_seen(
+        path: &str,
+        mut w: EquipmentWritten,
+    ) -> Result<EquipmentWritten, CacheError> {
         if !cfg!(feature = "rewrites-first-seen") {
             return Ok(w);
         }
