@@ -169,6 +169,25 @@ fn the_gate_report_names_each_failed_scenario() {
 }
 
 #[test]
+fn a_policy_that_runs_away_is_refused_by_the_gate_without_running_every_scenario() {
+    let looping = Policy::from_file(fixture("loop-forever")).unwrap();
+    let settings = exlab_cache::Settings {
+        time_limit: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let report = conformance::check(&looping, &settings).unwrap();
+    assert!(!report.passed);
+    let first = &report.scenarios[1];
+    assert_eq!(first.name, "first-write-stamps-both-timestamps");
+    assert!(first.detail.contains("policy_error"), "{first:?}");
+    assert!(report.scenarios[2..]
+        .iter()
+        .all(|s| !s.passed && s.detail.starts_with("not run")));
+    let e = report.into_result().unwrap_err();
+    assert_policy_error(&e, &["exlab-cache-test-guest 0.0.0", "ran out of time"]);
+}
+
+#[test]
 fn a_policy_that_does_not_load_is_refused_and_the_old_one_keeps_serving() {
     let h = Harness::new();
     for bytes in [

@@ -114,7 +114,18 @@ pub fn check(policy: &Policy, settings: &Settings) -> Result<ConformanceReport, 
         ..settings.clone()
     };
     let mut scenarios = Vec::new();
+    let mut broke_down: Option<&str> = None;
     for &name in SCENARIOS {
+        if let Some(earlier) = broke_down {
+            // A policy that trapped or ran out of time or memory is refused
+            // anyway; running it again would only make the gate slow.
+            scenarios.push(ScenarioOutcome {
+                name,
+                passed: false,
+                detail: format!("not run: the policy itself failed in {earlier}"),
+            });
+            continue;
+        }
         // Each scenario starts from an empty root at T0.
         let dir = scratch.path().join(name);
         std::fs::create_dir(&dir)
@@ -127,6 +138,7 @@ pub fn check(policy: &Policy, settings: &Settings) -> Result<ConformanceReport, 
             dir: &dir,
             clock: &clock,
             info: policy.info(),
+            policy_failed: std::cell::Cell::new(false),
         };
         let outcome = match name {
             "policy-info" => env.policy_info(),
@@ -138,6 +150,9 @@ pub fn check(policy: &Policy, settings: &Settings) -> Result<ConformanceReport, 
             "dotdot-path-denied" => env.dotdot(),
             _ => unreachable!("every scenario has a body"),
         };
+        if env.policy_failed.get() {
+            broke_down = Some(name);
+        }
         scenarios.push(ScenarioOutcome {
             name,
             passed: outcome.is_ok(),
@@ -164,6 +179,8 @@ struct Scenario<'a> {
     dir: &'a Path,
     clock: &'a ManualClock,
     info: &'a PolicyInfo,
+    /// Set when a call failed with `policy_error` (a trap, time, memory).
+    policy_failed: std::cell::Cell<bool>,
 }
 
 fn input(label: &str) -> String {
@@ -185,11 +202,21 @@ fn expect(what: &str, found: impl std::fmt::Debug, wanted: impl std::fmt::Debug)
     }
 }
 
-fn call<T>(what: &str, result: Result<T, Error>) -> Result<T, String> {
-    result.map_err(|e| format!("{what} failed: {} ({})", e.code(), e.message()))
-}
-
 impl Scenario<'_> {
+    /// Notes an error of the policy itself; returns it.
+    fn saw(&self, e: Error) -> Error {
+        if matches!(e, Error::Policy { .. }) {
+            self.policy_failed.set(true);
+        }
+        e
+    }
+
+    fn call<T>(&self, what: &str, result: Result<T, Error>) -> Result<T, String> {
+        result.map_err(|e| {
+            let e = self.saw(e);
+            format!("{what} failed: {} ({})", e.code(), e.message())
+        })
+    }
     fn file(&self, relative: &str) -> Option<Vec<u8>> {
         std::fs::read(self.dir.join(relative)).ok()
     }
@@ -212,7 +239,7 @@ impl Scenario<'_> {
     }
 
     fn first_write(&self) -> Outcome {
-        let w = call(
+        let w = self.call(
             "first write",
             self.cache.write_equipment(EQUIPMENT, &input("Gate")),
         )?;
@@ -226,17 +253,17 @@ impl Scenario<'_> {
             String::from_utf8_lossy(&disk),
             &w.document,
         )?;
-        let read = call("read back", self.cache.read_equipment(EQUIPMENT))?;
+        let read = self.call("read back", self.cache.read_equipment(EQUIPMENT))?;
         expect("the record read back", &read, &w.equipment)
     }
 
     fn rewrite(&self) -> Outcome {
-        call(
+        self.call(
             "first write",
             self.cache.write_equipment(EQUIPMENT, &input("Gate")),
         )?;
         self.clock.set(T1);
-        let w = call(
+        let w = self.call(
             "rewrite",
             self.cache
                 .write_equipment(EQUIPMENT, &input("Gate renamed")),
@@ -278,7 +305,7 @@ impl Scenario<'_> {
             "added_in_1_4": extra,
         });
         self.put(EQUIPMENT, existing.to_string().as_bytes())?;
-        let w = call(
+        let w = self.call(
             "rewrite",
             self.cache.write_equipment(EQUIPMENT, &input("Gate")),
         )?;
@@ -309,7 +336,7 @@ impl Scenario<'_> {
 
     fn marker_once(&self) -> Outcome {
         let first = json!({"project": "P1", "equipment": "GATE_01"}).to_string();
-        let w = call(
+        let w = self.call(
             "first marker write",
             self.cache
                 .write_marker(MarkerKind::TestRuns, MARKER, &first),
@@ -325,7 +352,7 @@ impl Scenario<'_> {
         let again =
             json!({"project": "P1", "equipment": "GATE_01", "created_at": "2026-01-01T00:00:00Z"})
                 .to_string();
-        let w = call(
+        let w = self.call(
             "second marker write",
             self.cache
                 .write_marker(MarkerKind::TestRuns, MARKER, &again),
@@ -348,11 +375,12 @@ impl Scenario<'_> {
                 ..
             }) if found_json == "\"2.0\"" => {}
             Err(e) => {
+                let e = self.saw(e);
                 return Err(format!(
                     "writing over a \"2.0\" file gave {} ({}), expected schema_major_mismatch found \"2.0\"",
                     e.code(),
                     e.message()
-                ))
+                ));
             }
             Ok(_) => return Err("a \"2.0\" file was overwritten".into()),
         }
@@ -367,20 +395,22 @@ impl Scenario<'_> {
         match self.cache.write_equipment(escape, &input("Gate")) {
             Err(Error::AccessDenied { .. }) => {}
             Err(e) => {
+                let e = self.saw(e);
                 return Err(format!(
                     "a write to {escape} gave {}, expected access_denied",
                     e.code()
-                ))
+                ));
             }
             Ok(_) => return Err(format!("a write to {escape} succeeded")),
         }
         match self.cache.read_equipment(escape) {
             Err(Error::AccessDenied { .. }) => {}
             Err(e) => {
+                let e = self.saw(e);
                 return Err(format!(
                     "a read of {escape} gave {}, expected access_denied",
                     e.code()
-                ))
+                ));
             }
             Ok(_) => return Err(format!("a read of {escape} succeeded")),
         }
