@@ -619,3 +619,17 @@ fn cli_allow_list_gates_policy_and_policy_check() {
     assert_eq!(run.status, 6);
     assert_eq!(run.error()["field"], "label");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_cache_swaps_on_the_blocking_pool() {
+    let h = Harness::new();
+    let cache = exlab_cache::AsyncCache::new(h.cache.clone());
+    let v1_1 = std::fs::read(fixture("policy-1-1")).unwrap();
+    let swapped = cache.swap_policy(v1_1).await.unwrap();
+    assert_eq!(swapped.current.version, "1.1.0");
+    let e = cache
+        .write_equipment(EQUIPMENT, equipment_input(&long_label(101)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.field(), Some("label"));
+}

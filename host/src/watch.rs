@@ -16,6 +16,26 @@
 //! it, then rename it over `policy.wasm`), then either run a
 //! [`PolicyWatcher`] thread beside the cache, or call [`Watch::poll`] from a
 //! timer the platform already has.
+//!
+//! ```no_run
+//! use exlab_cache::watch::{PolicyWatcher, WatchEvent, WatchOptions};
+//! use exlab_cache::Cache;
+//!
+//! let cache = Cache::open("/data/lab")?;
+//! let watcher = PolicyWatcher::spawn(
+//!     cache.clone(),
+//!     "/etc/exlab/policy.wasm",
+//!     WatchOptions::default(),
+//!     |event| match event {
+//!         WatchEvent::Swapped(s) => eprintln!("policy {} serves now", s.current.version),
+//!         WatchEvent::Refused { sha256, error } => eprintln!("policy {sha256} refused: {error}"),
+//!         WatchEvent::Unreadable { message } => eprintln!("{message}"),
+//!     },
+//! )?;
+//! // ... serve with `cache`; dropping the watcher stops it.
+//! drop(watcher);
+//! # Ok::<(), exlab_cache::Error>(())
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
