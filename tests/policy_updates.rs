@@ -515,6 +515,7 @@ fn cli_policy_check_passes_the_shipped_policy_with_a_report() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     let report = run.json();
     assert_eq!(report["passed"], true);
+    assert_eq!(report["host_accepts"], serde_json::json!([INTERFACE]));
     assert_eq!(report["policy"]["version"], "1.0.0");
     assert_eq!(report["policy"]["sha256"], sha256_hex(BUILTIN_POLICY));
     let scenarios = report["scenarios"].as_array().unwrap();

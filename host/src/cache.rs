@@ -27,9 +27,12 @@ pub struct Settings {
     pub clock: Arc<dyn Clock>,
     /// Where warnings go. Default: the `log` crate, target `exlab_cache`.
     pub on_warning: WarningSink,
-    /// Provenance: when set, a policy swapped in must have its sha256 on this
-    /// list, checked before it is compiled. Default: none (any policy that
-    /// passes the version check and the conformance gate).
+    /// Provenance: when set, a policy swapped in ([`Cache::swap_policy`] and
+    /// friends) must have its sha256 on this list, checked before it is
+    /// compiled. The policy a `Cache` is created with is the caller's choice
+    /// (check it with [`AllowList::check`] before compiling it, as the CLI's
+    /// `--allow-policy-hashes` does). Default: none (any policy that passes
+    /// the version check and the conformance gate).
     pub allowed_policies: Option<Arc<AllowList>>,
 }
 

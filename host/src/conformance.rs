@@ -48,6 +48,9 @@ pub struct ScenarioOutcome {
 pub struct ConformanceReport {
     /// The policy checked.
     pub policy: PolicyInfo,
+    /// The interface versions this host accepts (the policy's `interface`
+    /// is one of them, or it would not have loaded).
+    pub host_accepts: &'static [&'static str],
     /// Whether every scenario passed.
     pub passed: bool,
     /// Every scenario, in order.
@@ -161,6 +164,7 @@ pub fn check(policy: &Policy, settings: &Settings) -> Result<ConformanceReport, 
     }
     Ok(ConformanceReport {
         policy: policy.info().clone(),
+        host_accepts: crate::version::ACCEPTED_INTERFACES,
         passed: scenarios.iter().all(|s| s.passed),
         scenarios,
     })
