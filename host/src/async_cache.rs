@@ -60,6 +60,12 @@ impl AsyncCache {
         self.run(move |c| c.write_marker(kind, &path, &input)).await
     }
 
+    /// See [`Cache::swap_policy`]: compiling and the conformance gate run on
+    /// the blocking pool.
+    pub async fn swap_policy(&self, component: Vec<u8>) -> Result<crate::Swapped, Error> {
+        self.run(move |c| c.swap_policy(&component)).await
+    }
+
     /// See [`Cache::read_marker`].
     pub async fn read_marker(
         &self,

@@ -30,10 +30,14 @@
 mod bindings;
 mod cache;
 mod clock;
+pub mod conformance;
 mod error;
+mod provenance;
 mod runtime;
 mod storage;
 pub mod sync;
+pub mod version;
+pub mod watch;
 
 #[cfg(feature = "tokio")]
 mod async_cache;
@@ -41,8 +45,10 @@ mod async_cache;
 #[cfg(feature = "tokio")]
 pub use async_cache::AsyncCache;
 pub use bindings::{Equipment, EquipmentWritten, Marker, MarkerKind, MarkerWritten};
-pub use cache::{Cache, Settings, WarningSink};
+pub use cache::{Cache, Settings, Swapped, WarningSink};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use conformance::ConformanceReport;
 pub use error::Error;
+pub use provenance::{sha256_hex, AllowList};
 pub use runtime::{Policy, PolicyInfo, BUILTIN_POLICY, INTERFACE};
 pub use storage::Root;

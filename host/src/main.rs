@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use exlab_cache::{sync, Cache, Error, MarkerKind, Policy, Root, Settings};
+use exlab_cache::{conformance, sync, AllowList, Cache, Error, MarkerKind, Policy, Root, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +29,10 @@ struct Cli {
     /// Longest wait for a file's lock, in seconds (0: try once). Default 30.
     #[arg(long, global = true, value_name = "SECS", value_parser = parse_seconds)]
     lock_timeout: Option<Duration>,
+    /// Accept only policy components whose sha256 is listed in FILE (one hex
+    /// hash per line, `sha256sum` output works), for --policy and policy check.
+    #[arg(long, global = true, value_name = "FILE")]
+    allow_policy_hashes: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,6 +94,14 @@ enum SchemaOp {
 enum PolicyOp {
     /// Name, version, interface and sha256 of the policy.
     Info,
+    /// Vet a policy component before shipping it: allow-list (if given),
+    /// interface version, compile, and the conformance gate on a scratch
+    /// root. Prints the report; a refusal is a policy_error (exit 9).
+    Check {
+        /// The policy component to check.
+        #[arg(value_name = "FILE.wasm")]
+        file: PathBuf,
+    },
 }
 
 /// A non-negative decimal number of seconds; fractions allowed.
@@ -118,8 +130,18 @@ fn fail(e: &Error) -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     // Checks run in SPEC order: policy, then input, then path, lock, file.
+    let allowed = match &cli.allow_policy_hashes {
+        Some(file) => Some(Arc::new(AllowList::from_file(file)?)),
+        None => None,
+    };
+    if let Command::Policy {
+        op: PolicyOp::Check { file },
+    } = &cli.command
+    {
+        return policy_check(file, allowed);
+    }
     let policy = match &cli.policy {
-        Some(file) => Policy::from_file(file)?,
+        Some(file) => load_policy(file, allowed.as_deref())?,
         None => Policy::builtin()?,
     };
     let mut settings = Settings {
@@ -155,9 +177,45 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             policy.require_schema_major(Some(&version), major, &settings)?;
         }
         Command::Policy { op: PolicyOp::Info } => print(&to_json(policy.info())),
+        Command::Policy {
+            op: PolicyOp::Check { .. },
+        } => unreachable!("handled before a policy is loaded"),
         Command::Sync { config } => return sync_config(&policy, &settings, &config),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--policy FILE`: read once, checked against the allow-list before it is compiled.
+fn load_policy(file: &std::path::Path, allowed: Option<&AllowList>) -> Result<Policy, Error> {
+    let bytes = std::fs::read(file).map_err(|e| Error::Policy {
+        message: format!("cannot read the policy {}: {e}", file.display()),
+    })?;
+    if let Some(allowed) = allowed {
+        allowed.check(&bytes)?;
+    }
+    Policy::from_bytes(&bytes)
+}
+
+/// `policy check FILE.wasm`: the report on stdout, or on a refusal the
+/// failed scenarios on stderr, then the policy_error as its last line.
+fn policy_check(
+    file: &std::path::Path,
+    allowed: Option<Arc<AllowList>>,
+) -> Result<ExitCode, Error> {
+    let policy = load_policy(file, allowed.as_deref())?;
+    let settings = Settings {
+        on_warning: Arc::new(|_| {}),
+        ..Settings::default()
+    };
+    let report = conformance::check(&policy, &settings)?;
+    if report.passed {
+        print(&report.to_json());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for failed in report.failures() {
+        eprintln!("FAILED {}: {}", failed.name, failed.detail);
+    }
+    Err(report.into_result().unwrap_err())
 }
 
 fn marker(cache: Cache, kind: MarkerKind, op: FileOp) -> Result<(), Error> {

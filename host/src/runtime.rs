@@ -112,6 +112,8 @@ impl Policy {
                 "the policy component does not fit the {INTERFACE} interface: {e:#}"
             ))
         };
+        // Another interface version is refused before anything is compiled.
+        let interface = crate::version::check_interface(bytes)?;
         let component = Component::new(engine(), bytes)
             .map_err(|e| Error::policy(format!("the policy is not a valid component: {e:#}")))?;
         let pre = linker().instantiate_pre(&component).map_err(unfit)?;
@@ -125,7 +127,7 @@ impl Policy {
             info: PolicyInfo {
                 name: String::new(),
                 version: String::new(),
-                interface: INTERFACE.into(),
+                interface: interface.unwrap_or_else(|| INTERFACE.into()),
                 sha256,
             },
         };

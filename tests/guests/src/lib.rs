@@ -3,7 +3,21 @@
 //! feature; the host must stop it, release its locks, and keep serving.
 #![cfg(target_arch = "wasm32")]
 
-#[cfg(not(feature = "wrong-interface"))]
+// Policy-update fixtures (policy 1.1, a broken policy, another interface
+// major) live in their own module.
+#[cfg(any(
+    feature = "policy-1-1",
+    feature = "rewrites-first-seen",
+    feature = "interface-v2"
+))]
+mod updates;
+
+#[cfg(not(any(
+    feature = "wrong-interface",
+    feature = "policy-1-1",
+    feature = "rewrites-first-seen",
+    feature = "interface-v2"
+)))]
 mod plugin {
     use exlab_cache_policy::component::exlab::cache::storage;
     use exlab_cache_policy::component::exlab::cache::types::{

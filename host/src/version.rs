@@ -1,0 +1,118 @@
+//! Interface versions: which `exlab:cache` WIT versions this host serves,
+//! and which one a policy component was built for.
+//!
+//! Released WIT is frozen: each released version is a full folder
+//! `wit/since_vX.Y.Z/` that is never edited (see `wit/README.md`). A
+//! component names the version it was built for in its own exports
+//! (`exlab:cache/policy@1.0.0`); the host reads that name with `wasmparser`
+//! before compiling anything, so a policy of another major is refused with
+//! both versions named, cheaply, instead of with a linker type error.
+
+use crate::Error;
+
+/// The WIT package of the policy interface.
+pub const PACKAGE: &str = "exlab:cache";
+
+/// Every interface version this host serves, newest first. A component built
+/// for any other version is refused before it is compiled.
+pub const ACCEPTED_INTERFACES: &[&str] = &["exlab:cache@1.0.0"];
+
+/// The interface a component was built for (`exlab:cache@1.0.0`), read from
+/// the version of the `exlab:cache/...@X.Y.Z` interfaces it exports at its
+/// top level. `None` when the bytes are not a component or export no
+/// `exlab:cache` interface: the compiler's type check reports those.
+pub fn component_interface(bytes: &[u8]) -> Option<String> {
+    use wasmparser::{Parser, Payload};
+    let prefix = format!("{PACKAGE}/");
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.ok()? {
+            Payload::Version {
+                encoding: wasmparser::Encoding::Module,
+                ..
+            } if depth == 0 => return None,
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) if depth == 0 => return None,
+            Payload::End(_) => depth -= 1,
+            Payload::ComponentExportSection(exports) if depth == 0 => {
+                for export in exports.into_iter().flatten() {
+                    let name = export.name.name;
+                    let Some(rest) = name.strip_prefix(&prefix) else {
+                        continue;
+                    };
+                    if let Some((_interface, version)) = rest.split_once('@') {
+                        return Some(format!("{PACKAGE}@{version}"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The major of `exlab:cache@X.Y.Z` (`X`), if it has one.
+fn major(interface: &str) -> Option<u64> {
+    let version = interface.rsplit_once('@')?.1;
+    semver::Version::parse(version).ok().map(|v| v.major)
+}
+
+/// Refuses a component built for an interface this host does not serve,
+/// before it is compiled. Returns the interface it was built for, when the
+/// component names one.
+pub fn check_interface(bytes: &[u8]) -> Result<Option<String>, Error> {
+    let Some(found) = component_interface(bytes) else {
+        return Ok(None);
+    };
+    if ACCEPTED_INTERFACES.contains(&found.as_str()) {
+        return Ok(Some(found));
+    }
+    let accepted = ACCEPTED_INTERFACES.join(", ");
+    let why = match (
+        major(&found),
+        ACCEPTED_INTERFACES.first().and_then(|a| major(a)),
+    ) {
+        (Some(f), Some(a)) if f != a => format!("interface major {f}, this host serves major {a}"),
+        (Some(_), Some(_)) => "a minor this host does not serve: update the host".into(),
+        _ => "not a semver interface version".into(),
+    };
+    Err(Error::policy(format!(
+        "the policy was built for {found}, but this host accepts {accepted} ({why}); \
+         rebuild it against wit/since_v{}/",
+        ACCEPTED_INTERFACES[0]
+            .rsplit_once('@')
+            .map_or("", |(_, v)| v)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_policy_names_the_interface_it_was_built_for() {
+        assert_eq!(
+            component_interface(crate::BUILTIN_POLICY).as_deref(),
+            Some("exlab:cache@1.0.0")
+        );
+        assert_eq!(
+            check_interface(crate::BUILTIN_POLICY).unwrap().as_deref(),
+            Some(crate::INTERFACE)
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_no_component_name_no_interface() {
+        assert_eq!(component_interface(b"not wasm"), None);
+        // An empty core module.
+        assert_eq!(component_interface(b"\0asm\x01\0\0\0"), None);
+        assert_eq!(check_interface(b"not wasm"), Ok(None));
+    }
+
+    #[test]
+    fn the_served_interface_is_accepted() {
+        assert_eq!(ACCEPTED_INTERFACES[0], crate::INTERFACE);
+        assert_eq!(major("exlab:cache@2.0.0"), Some(2));
+        assert_eq!(major("exlab:cache@x"), None);
+    }
+}

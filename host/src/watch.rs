@@ -1,0 +1,214 @@
+//! Watching a policy file: for platforms that deliver a new policy by
+//! dropping a file, reload it when it changes, through every check of
+//! [`Cache::swap_policy`] (allow-list, interface version, compile, the
+//! conformance gate).
+//!
+//! It polls: every `interval` it reads the file and hashes it. A change takes
+//! effect once the file's content has stayed the same for `debounce` (a
+//! writer that is still writing is not loaded half-way), and only when its
+//! hash differs from the policy serving now. A refused file is not retried
+//! until its content changes again. Polling needs no new dependency and
+//! works the same on every platform and file system (network mounts
+//! included, where change notifications are unreliable); a policy is a few
+//! hundred KB, so reading it once a second costs next to nothing.
+//!
+//! Wiring it: deliver the file atomically (write `policy.wasm.tmp` next to
+//! it, then rename it over `policy.wasm`), then either run a
+//! [`PolicyWatcher`] thread beside the cache, or call [`Watch::poll`] from a
+//! timer the platform already has.
+//!
+//! ```no_run
+//! use exlab_cache::watch::{PolicyWatcher, WatchEvent, WatchOptions};
+//! use exlab_cache::Cache;
+//!
+//! let cache = Cache::open("/data/lab")?;
+//! let watcher = PolicyWatcher::spawn(
+//!     cache.clone(),
+//!     "/etc/exlab/policy.wasm",
+//!     WatchOptions::default(),
+//!     |event| match event {
+//!         WatchEvent::Swapped(s) => eprintln!("policy {} serves now", s.current.version),
+//!         WatchEvent::Refused { sha256, error } => eprintln!("policy {sha256} refused: {error}"),
+//!         WatchEvent::Unreadable { message } => eprintln!("{message}"),
+//!     },
+//! )?;
+//! // ... serve with `cache`; dropping the watcher stops it.
+//! drop(watcher);
+//! # Ok::<(), exlab_cache::Error>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::{sha256_hex, Cache, Error, Swapped};
+
+/// How often to look, and how long a change must settle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchOptions {
+    /// Time between two looks at the file. Default 1 s.
+    pub interval: Duration,
+    /// How long the file's content must stay the same before it is loaded.
+    /// Default 2 s.
+    pub debounce: Duration,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions {
+            interval: Duration::from_secs(1),
+            debounce: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What a look at the file led to (only changes are reported).
+#[derive(Debug, Clone)]
+pub enum WatchEvent {
+    /// The file's new content passed every check and serves now.
+    Swapped(Box<Swapped>),
+    /// The file's new content was refused; the old policy keeps serving.
+    Refused {
+        /// The sha256 of the refused content.
+        sha256: String,
+        /// Why (a `policy_error`).
+        error: Error,
+    },
+    /// The file cannot be read (missing, say); the old policy keeps serving.
+    Unreadable {
+        /// What the OS said.
+        message: String,
+    },
+}
+
+/// The watching itself, without a thread: call [`Watch::poll`] with the
+/// current instant (tests pass instants of their own instead of sleeping).
+pub struct Watch {
+    cache: Cache,
+    path: PathBuf,
+    debounce: Duration,
+    /// The content seen last, and since when it has been the same.
+    seen: Option<(String, Instant)>,
+    /// The content last tried (swapped in, refused, or already serving).
+    tried: Option<String>,
+    unreadable_reported: bool,
+}
+
+impl Watch {
+    /// Watches `path` on behalf of `cache`.
+    pub fn new(cache: Cache, path: impl Into<PathBuf>, debounce: Duration) -> Watch {
+        Watch {
+            cache,
+            path: path.into(),
+            debounce,
+            seen: None,
+            tried: None,
+            unreadable_reported: false,
+        }
+    }
+
+    /// The file watched.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Looks at the file once; `now` is the current instant.
+    pub fn poll(&mut self, now: Instant) -> Option<WatchEvent> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.seen = None;
+                if std::mem::replace(&mut self.unreadable_reported, true) {
+                    return None;
+                }
+                return Some(WatchEvent::Unreadable {
+                    message: format!("policy file {}: {e}", self.path.display()),
+                });
+            }
+        };
+        self.unreadable_reported = false;
+        let hash = sha256_hex(&bytes);
+        if self.tried.as_ref() == Some(&hash) {
+            self.seen = None;
+            return None;
+        }
+        let since = match &self.seen {
+            Some((seen, since)) if *seen == hash => *since,
+            _ => {
+                self.seen = Some((hash.clone(), now));
+                now
+            }
+        };
+        if now.saturating_duration_since(since) < self.debounce {
+            return None;
+        }
+        self.seen = None;
+        self.tried = Some(hash.clone());
+        if self.cache.policy().info().sha256 == hash {
+            return None;
+        }
+        Some(match self.cache.swap_policy(&bytes) {
+            Ok(swapped) => WatchEvent::Swapped(Box::new(swapped)),
+            Err(error) => WatchEvent::Refused {
+                sha256: hash,
+                error,
+            },
+        })
+    }
+}
+
+/// A thread that polls a policy file for a cache until dropped (or
+/// [`PolicyWatcher::stop`]ped), calling `on_event` with each change.
+pub struct PolicyWatcher {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PolicyWatcher {
+    /// Starts watching `path` for `cache` (clones of a cache share its
+    /// policy, so the swap reaches every clone).
+    pub fn spawn(
+        cache: Cache,
+        path: impl Into<PathBuf>,
+        options: WatchOptions,
+        on_event: impl Fn(WatchEvent) + Send + 'static,
+    ) -> Result<PolicyWatcher, Error> {
+        let mut watch = Watch::new(cache, path, options.debounce);
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("exlab-cache-policy-watch".into())
+            .spawn(move || loop {
+                if let Some(event) = watch.poll(Instant::now()) {
+                    on_event(event);
+                }
+                match stopped.recv_timeout(options.interval) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                }
+            })
+            .map_err(|e| Error::io(format!("start the policy watcher: {e}")))?;
+        Ok(PolicyWatcher {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops watching and waits for the thread (a swap in progress finishes).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for PolicyWatcher {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
