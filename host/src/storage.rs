@@ -138,8 +138,13 @@ impl Root {
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
         if !parent.as_os_str().is_empty() {
-            root.create_dir_all(&parent)
-                .map_err(|e| fault("create the folders of", path, e))?;
+            if let Err(e) = root.create_dir_all(&parent) {
+                // A symlink out of the root reads as "exists" here; opening
+                // the folder below tells that escape (access_denied) apart.
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    return Err(fault("create the folders of", path, e));
+                }
+            }
         }
         let folder =
             open_folder(root, &parent).map_err(|e| fault("open the folder of", path, e))?;
