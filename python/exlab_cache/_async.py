@@ -43,7 +43,7 @@ class AsyncCache:
         return self._cache
 
     @property
-    def root(self) -> StrPath:
+    def root(self) -> "os.PathLike[str]":
         return self._cache.root
 
     async def _run(self, fn: Any, *args: Any) -> Any:
