@@ -24,6 +24,8 @@ from ._sync import Cache
 from ._async import AsyncCache
 
 INTERFACE: str = _native.INTERFACE
+#: The bytes of the policy component built into this package.
+BUILTIN_POLICY: bytes = _native.BUILTIN_POLICY
 
 
 def require_schema_major(version: Optional[str], expected_major: int) -> None:
@@ -38,6 +40,7 @@ __all__ = [
     "AsyncCache",
     "require_schema_major",
     "INTERFACE",
+    "BUILTIN_POLICY",
     "CacheError",
     "NotFoundError",
     "SchemaMajorMismatchError",

@@ -6,6 +6,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 _StrPath = Union[str, "os.PathLike[str]"]
 
 INTERFACE: str
+BUILTIN_POLICY: bytes
 
 class Cache:
     def __init__(

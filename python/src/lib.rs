@@ -98,7 +98,10 @@ fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
 }
 
 /// A record's fields in their declared order, as a dict.
-fn record_to_py<'py>(py: Python<'py>, record: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
+fn record_to_py<'py>(
+    py: Python<'py>,
+    record: &impl serde::Serialize,
+) -> PyResult<Bound<'py, PyAny>> {
     let value = serde_json::to_value(record).map_err(|e| PyValueError::new_err(e.to_string()))?;
     to_py(py, &value)
 }
@@ -342,5 +345,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Cache>()?;
     m.add_function(wrap_pyfunction!(require_schema_major, m)?)?;
     m.add("INTERFACE", exlab_cache::INTERFACE)?;
+    m.add(
+        "BUILTIN_POLICY",
+        PyBytes::new(m.py(), exlab_cache::BUILTIN_POLICY),
+    )?;
     Ok(())
 }

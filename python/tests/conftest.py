@@ -19,7 +19,6 @@ REPO = Path(__file__).resolve().parents[2]
 PY_ORIGINAL = Path(
     os.environ.get("EXLAB_PY_ORIGINAL", REPO.parent / "shared" / "anchors" / "py-original")
 )
-GUEST_WASM = REPO / "target" / "guest-build" / "wasm32-wasip2" / "guest" / "exlab_cache_policy.wasm"
 
 EQUIPMENT = "CONFOCAL_01/.exlab-wizard/equipment.json"
 TEST_RUNS = "CONFOCAL_01/P1/TestRuns/.exlab-wizard/test_runs.json"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -33,7 +34,6 @@ from exlab_cache import (
 from conftest import (
     EQUIPMENT,
     EQUIPMENT_FIELDS,
-    GUEST_WASM,
     MARKER_FIELDS,
     RUNS,
     TEST_RUNS,
@@ -421,15 +421,16 @@ def test_policy_info(cache):
     assert len(info["sha256"]) == 64
 
 
-def test_policy_from_a_file_or_bytes(make_cache, root):
-    if not GUEST_WASM.is_file():
-        pytest.skip("the policy component has not been built into target/")
-    data = GUEST_WASM.read_bytes()
+def test_policy_from_a_file_or_bytes(make_cache, root, tmp_path):
+    data = exlab_cache.BUILTIN_POLICY
+    wasm = tmp_path / "policy.wasm"
+    wasm.write_bytes(data)
     builtin = make_cache(root).policy_info()
-    for policy in (GUEST_WASM, str(GUEST_WASM), data, bytearray(data), memoryview(data)):
-        info = make_cache(root, policy=policy).policy_info()
-        assert info["interface"] == "exlab:cache@1.0.0"
-        assert info["name"] == builtin["name"]
+    assert builtin["sha256"] == hashlib.sha256(data).hexdigest()
+    for policy in (wasm, str(wasm), data, bytearray(data), memoryview(data)):
+        loaded = make_cache(root, policy=policy)
+        assert loaded.policy_info() == builtin
+        assert loaded.write_equipment(EQUIPMENT, equipment())["id"] == "CONFOCAL_01"
 
 
 @pytest.mark.parametrize("policy", [b"not wasm", b"\0asm\x01\0\0\0"])
