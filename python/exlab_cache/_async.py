@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
-from typing import Any, Dict, Optional, Tuple, TypeVar, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 from . import _sync
 
-T = TypeVar("T")
 StrPath = Union[str, "os.PathLike[str]"]
 
 
@@ -46,35 +44,32 @@ class AsyncCache:
     def root(self) -> "os.PathLike[str]":
         return self._cache.root
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.to_thread(fn, *args)
-
     async def write_equipment(self, path: StrPath, record: Any) -> Dict[str, Any]:
-        return await self._run(self._cache.write_equipment, path, record)
+        return await asyncio.to_thread(self._cache.write_equipment, path, record)
 
     async def read_equipment(self, path: StrPath) -> Dict[str, Any]:
-        return await self._run(self._cache.read_equipment, path)
+        return await asyncio.to_thread(self._cache.read_equipment, path)
 
     async def write_test_runs_marker(
         self, path: StrPath, marker: Any
     ) -> Tuple[bool, Optional[Dict[str, Any]]]:
-        return await self._run(self._cache.write_test_runs_marker, path, marker)
+        return await asyncio.to_thread(self._cache.write_test_runs_marker, path, marker)
 
     async def read_test_runs_marker(self, path: StrPath) -> Dict[str, Any]:
-        return await self._run(self._cache.read_test_runs_marker, path)
+        return await asyncio.to_thread(self._cache.read_test_runs_marker, path)
 
     async def write_runs_marker(
         self, path: StrPath, marker: Any
     ) -> Tuple[bool, Optional[Dict[str, Any]]]:
-        return await self._run(self._cache.write_runs_marker, path, marker)
+        return await asyncio.to_thread(self._cache.write_runs_marker, path, marker)
 
     async def read_runs_marker(self, path: StrPath) -> Dict[str, Any]:
-        return await self._run(self._cache.read_runs_marker, path)
+        return await asyncio.to_thread(self._cache.read_runs_marker, path)
 
     async def require_schema_major(
         self, version: Optional[str], expected_major: int
     ) -> None:
-        return await self._run(self._cache.require_schema_major, version, expected_major)
+        return await asyncio.to_thread(self._cache.require_schema_major, version, expected_major)
 
     async def policy_info(self) -> Dict[str, Any]:
         # No I/O: the info was read when the policy was loaded.
