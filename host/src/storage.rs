@@ -354,6 +354,21 @@ mod tests {
     }
 
     #[test]
+    fn a_lock_through_a_symlinked_folder_out_of_the_root_is_denied() {
+        let (tmp, root) = root();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), tmp.path().join("link")).unwrap();
+        for path in ["link/f.json", "link/a/f.json"] {
+            let e = root.lock(path, Duration::ZERO).err().unwrap();
+            assert!(matches!(e, StorageError::AccessDenied(_)), "{path}: {e:?}");
+        }
+        std::fs::write(tmp.path().join("file"), b"").unwrap();
+        let e = root.lock("file/f.json", Duration::ZERO).err().unwrap();
+        assert!(matches!(e, StorageError::Io(_)), "{e:?}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
     fn an_unavailable_root_fails_every_call_as_io() {
         let root = Root::unavailable("root /nope: missing");
         assert_eq!(
