@@ -25,8 +25,16 @@ class AsyncCache:
         *,
         policy: Union[None, StrPath, bytes, bytearray, memoryview] = None,
         lock_timeout: float = 30.0,
+        time_limit: Optional[float] = None,
+        memory_limit: Optional[int] = None,
     ) -> None:
-        self._cache = _sync.Cache(root, policy=policy, lock_timeout=lock_timeout)
+        self._cache = _sync.Cache(
+            root,
+            policy=policy,
+            lock_timeout=lock_timeout,
+            time_limit=time_limit,
+            memory_limit=memory_limit,
+        )
 
     @classmethod
     def from_cache(cls, cache: "_sync.Cache") -> "AsyncCache":

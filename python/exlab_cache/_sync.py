@@ -16,7 +16,9 @@ class Cache(_native.Cache):
     ``Cache(root, *, policy=None, lock_timeout=30.0)``: ``root`` is the
     capability root (str or ``os.PathLike``); ``policy`` a path to a policy
     component or its bytes (default: the built-in one); ``lock_timeout`` the
-    longest wait for a file's lock, in seconds (0 tries once).
+    longest wait for a file's lock, in seconds (0 tries once);
+    ``time_limit`` (seconds, default 5) and ``memory_limit`` (bytes, default
+    64 MiB) bound the policy component per call.
 
     Paths are relative to the root, or absolute inside it. Records may be a
     dict or any mapping, a dataclass or a ``msgspec.Struct`` (by fields), or

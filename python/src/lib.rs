@@ -173,24 +173,34 @@ struct Cache {
 #[pymethods]
 impl Cache {
     #[new]
-    #[pyo3(signature = (root, *, policy=None, lock_timeout=30.0))]
+    #[pyo3(signature = (root, *, policy=None, lock_timeout=30.0, time_limit=None, memory_limit=None))]
     fn new(
         py: Python<'_>,
         root: PathBuf,
         policy: Option<&Bound<'_, PyAny>>,
         lock_timeout: f64,
+        time_limit: Option<f64>,
+        memory_limit: Option<usize>,
     ) -> PyResult<Self> {
-        let lock_timeout = Duration::try_from_secs_f64(lock_timeout).map_err(|_| {
-            PyValueError::new_err(format!(
-                "lock_timeout must be a non-negative number of seconds, not {lock_timeout}"
-            ))
-        })?;
-        let policy = load_policy(py, policy)?;
-        let settings = Settings {
-            lock_timeout,
-            on_warning: Arc::new(log_warning),
-            ..Settings::default()
+        let seconds = |name: &str, value: f64| {
+            Duration::try_from_secs_f64(value).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "{name} must be a non-negative number of seconds, not {value}"
+                ))
+            })
         };
+        let defaults = Settings::default();
+        let settings = Settings {
+            lock_timeout: seconds("lock_timeout", lock_timeout)?,
+            time_limit: match time_limit {
+                Some(limit) => seconds("time_limit", limit)?,
+                None => defaults.time_limit,
+            },
+            memory_limit: memory_limit.unwrap_or(defaults.memory_limit),
+            on_warning: Arc::new(log_warning),
+            ..defaults
+        };
+        let policy = load_policy(py, policy)?;
         // As the CLI: a root that is not there (an unmounted disk) fails each
         // call with io_error once its input is checked, and creates nothing.
         let opened = {
@@ -214,6 +224,18 @@ impl Cache {
     #[getter]
     fn lock_timeout(&self) -> f64 {
         self.inner.settings().lock_timeout.as_secs_f64()
+    }
+
+    /// The guest time allowed per call, in seconds (host calls not counted).
+    #[getter]
+    fn time_limit(&self) -> f64 {
+        self.inner.settings().time_limit.as_secs_f64()
+    }
+
+    /// The linear memory a guest may grow to, in bytes.
+    #[getter]
+    fn memory_limit(&self) -> usize {
+        self.inner.settings().memory_limit
     }
 
     /// Reads `equipment.json` (no lock): its known fields in file order.
