@@ -500,3 +500,19 @@ def test_calls_release_the_gil(root):
     thread.join(10)
     assert result["record"]["label"] == "after"
     assert spins > 10_000  # the main thread was never starved of the GIL
+
+
+def test_text_is_utf8_on_disk_and_round_trips(cache, root):
+    label = "Mikroskop \u00c4 \u2013 \U0001f52c \"quoted\" \\ back"
+    written = cache.write_equipment(EQUIPMENT, equipment(label))
+    assert written["label"] == label
+    raw = (root / EQUIPMENT).read_bytes()
+    assert label.replace("\\", "\\\\").replace('"', '\\"').encode("utf-8") in raw
+    assert cache.read_equipment(EQUIPMENT)["label"] == label
+
+
+def test_a_number_out_of_double_range_on_disk_is_decode_error(cache, root):
+    body = json.dumps(dict(stored_equipment(), big=0), separators=(",", ":")).replace('"big":0', '"big":1e999')
+    put(root, EQUIPMENT, body)
+    with pytest.raises(DecodeError):
+        cache.read_equipment(EQUIPMENT)
