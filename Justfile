@@ -21,12 +21,35 @@ demo: build
     {{cli}} --root example/data/local equipment read CONFOCAL_01/.exlab-wizard/equipment.json
     @echo
 
-# Every test: the policy natively, the host library, the CLI, real processes.
-test: test-rust
+# Every test: the policy natively, the host library, the CLI, real processes,
+# and the Python package.
+test: test-rust test-python
 
 # The Rust workspace's tests (release: the CLI is spawned hundreds of times).
 test-rust:
     cargo test --release --locked --workspace
+
+# The Python package's wheel (abi3, CPython 3.9+) into target/wheels. Built
+# with the release profile, like `cargo test --release`: wasmtime is reused.
+wheel: python-tools
+    rm -f target/wheels/exlab_cache-*.whl
+    .venv/bin/maturin build --release --locked -m python/Cargo.toml --out target/wheels
+
+# The Python package's tests (python/tests), against the wheel installed in .venv.
+test-python: wheel
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/exlab_cache-*.whl
+    .venv/bin/python -m pytest -q -p no:cacheprovider python/tests
+
+# The Python package against the Python original (figures for BENCHMARKS.md).
+bench-python: wheel
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/exlab_cache-*.whl
+    .venv/bin/python python/bench.py
+
+# Python build and test tools in .venv (./run makes .venv; so does this).
+[private]
+python-tools:
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check maturin pytest msgspec filelock
 
 # Formatting and lints.
 check:

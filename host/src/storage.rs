@@ -138,14 +138,13 @@ impl Root {
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
         if !parent.as_os_str().is_empty() {
-            root.create_dir_all(&parent).map_err(|e| {
-                // An existing symlink that leaves the root shows up here as
-                // EEXIST; following it through the capability says why.
-                match root.open_dir(&parent) {
-                    Err(escape) if is_escape(&escape) => fault("open the folder of", path, escape),
-                    _ => fault("create the folders of", path, e),
+            if let Err(e) = root.create_dir_all(&parent) {
+                // A symlink out of the root reads as "exists" here; opening
+                // the folder below tells that escape (access_denied) apart.
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    return Err(fault("create the folders of", path, e));
                 }
-            })?;
+            }
         }
         let folder =
             open_folder(root, &parent).map_err(|e| fault("open the folder of", path, e))?;
@@ -396,6 +395,21 @@ mod tests {
         assert!(matches!(e, StorageError::LockTimeout(_)));
         drop(held);
         root.lock("f.json", Duration::ZERO).unwrap();
+    }
+
+    #[test]
+    fn a_lock_through_a_symlinked_folder_out_of_the_root_is_denied() {
+        let (tmp, root) = root();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), tmp.path().join("link")).unwrap();
+        for path in ["link/f.json", "link/a/f.json"] {
+            let e = root.lock(path, Duration::ZERO).err().unwrap();
+            assert!(matches!(e, StorageError::AccessDenied(_)), "{path}: {e:?}");
+        }
+        std::fs::write(tmp.path().join("file"), b"").unwrap();
+        let e = root.lock("file/f.json", Duration::ZERO).err().unwrap();
+        assert!(matches!(e, StorageError::Io(_)), "{e:?}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 
     #[test]

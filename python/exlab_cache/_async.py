@@ -1,0 +1,87 @@
+"""`AsyncCache`: the same calls as coroutines that never block the loop."""
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, Dict, Optional, Tuple, Union
+
+from . import _sync
+
+StrPath = Union[str, "os.PathLike[str]"]
+
+
+class AsyncCache:
+    """:class:`exlab_cache.Cache` with coroutine methods.
+
+    Each call runs the synchronous call in a worker thread
+    (``asyncio.to_thread``); the native code releases the GIL, so the event
+    loop keeps running and concurrent calls overlap. The lock, the
+    write-once rule and every check are the same as for the sync class.
+    """
+
+    def __init__(
+        self,
+        root: StrPath,
+        *,
+        policy: Union[None, StrPath, bytes, bytearray, memoryview] = None,
+        lock_timeout: float = 30.0,
+        time_limit: Optional[float] = None,
+        memory_limit: Optional[int] = None,
+    ) -> None:
+        self._cache = _sync.Cache(
+            root,
+            policy=policy,
+            lock_timeout=lock_timeout,
+            time_limit=time_limit,
+            memory_limit=memory_limit,
+        )
+
+    @classmethod
+    def from_cache(cls, cache: "_sync.Cache") -> "AsyncCache":
+        """Wraps an existing synchronous cache (shares its policy)."""
+        self = cls.__new__(cls)
+        self._cache = cache
+        return self
+
+    @property
+    def cache(self) -> "_sync.Cache":
+        """The synchronous cache underneath."""
+        return self._cache
+
+    @property
+    def root(self) -> "os.PathLike[str]":
+        return self._cache.root
+
+    async def write_equipment(self, path: StrPath, record: Any) -> Dict[str, Any]:
+        return await asyncio.to_thread(self._cache.write_equipment, path, record)
+
+    async def read_equipment(self, path: StrPath) -> Dict[str, Any]:
+        return await asyncio.to_thread(self._cache.read_equipment, path)
+
+    async def write_test_runs_marker(
+        self, path: StrPath, marker: Any
+    ) -> Tuple[bool, Optional[Dict[str, Any]]]:
+        return await asyncio.to_thread(self._cache.write_test_runs_marker, path, marker)
+
+    async def read_test_runs_marker(self, path: StrPath) -> Dict[str, Any]:
+        return await asyncio.to_thread(self._cache.read_test_runs_marker, path)
+
+    async def write_runs_marker(
+        self, path: StrPath, marker: Any
+    ) -> Tuple[bool, Optional[Dict[str, Any]]]:
+        return await asyncio.to_thread(self._cache.write_runs_marker, path, marker)
+
+    async def read_runs_marker(self, path: StrPath) -> Dict[str, Any]:
+        return await asyncio.to_thread(self._cache.read_runs_marker, path)
+
+    async def require_schema_major(
+        self, version: Optional[str], expected_major: int
+    ) -> None:
+        return await asyncio.to_thread(self._cache.require_schema_major, version, expected_major)
+
+    async def policy_info(self) -> Dict[str, Any]:
+        # No I/O: the info was read when the policy was loaded.
+        return self._cache.policy_info()
+
+    def __repr__(self) -> str:
+        return f"Async{self._cache!r}"

@@ -1,0 +1,159 @@
+"""The errors of SPEC.md section 4, as exceptions.
+
+Each code has its own class, derived from :class:`CacheError` and from the
+builtin exception a Python caller would already catch for it, so
+``except FileNotFoundError`` or ``except ValueError`` keep working.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Optional, Type
+
+__all__ = [
+    "CacheError",
+    "NotFoundError",
+    "SchemaMajorMismatchError",
+    "DecodeError",
+    "ValidationError",
+    "AccessDeniedError",
+    "LockTimeoutError",
+    "PolicyError",
+    "IoError",
+]
+
+
+class CacheError(Exception):
+    """A failed cache call.
+
+    ``code`` is the SPEC.md section 4 code (``"not_found"``, ...),
+    ``message`` the human-readable text, ``field`` the field at fault
+    (``"schema_version"`` for a mismatch, the input or stored field for a
+    validation error, else ``None``).
+    """
+
+    code: str = "io_error"
+
+    def __init__(self, message: str = "", field: Optional[str] = None) -> None:
+        # One argument only: two would read as (errno, strerror) to OSError.
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> Any:
+        # Picklable (for process pools): rebuilt with the same attributes.
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: Type[CacheError], state: Dict[str, Any]) -> CacheError:
+    exc = cls.__new__(cls, state.get("message", ""))
+    CacheError.__init__(exc, state.get("message", ""), state.get("field"))
+    exc.__dict__.update(state)
+    return exc
+
+
+class NotFoundError(CacheError, FileNotFoundError):
+    """``not_found``: the file to read does not exist."""
+
+    code = "not_found"
+
+
+class SchemaMajorMismatchError(CacheError):
+    """``schema_major_mismatch``: another (or no) schema major.
+
+    ``expected_major`` is the major this reader accepts; ``found`` the
+    on-disk ``schema_version`` verbatim, as JSON gives it (``"2.0"``, ``2``,
+    ``2.5``, ``"garbage"``), or the version the gate was given.
+    """
+
+    code = "schema_major_mismatch"
+
+    def __init__(
+        self,
+        message: str = "",
+        field: Optional[str] = "schema_version",
+        *,
+        expected_major: int = 1,
+        found: Any = None,
+    ) -> None:
+        super().__init__(message, field)
+        self.expected_major = expected_major
+        self.found = found
+
+
+class DecodeError(CacheError, ValueError):
+    """``decode_error``: the file on disk is not JSON."""
+
+    code = "decode_error"
+
+
+class ValidationError(CacheError, ValueError):
+    """``validation_error``: wrong shape on disk or invalid input; ``field``
+    names the field (``None`` when the whole document is at fault)."""
+
+    code = "validation_error"
+
+
+class AccessDeniedError(CacheError, PermissionError):
+    """``access_denied``: the path leaves the root."""
+
+    code = "access_denied"
+
+
+class LockTimeoutError(CacheError, TimeoutError):
+    """``lock_timeout``: the file's lock was not had in time."""
+
+    code = "lock_timeout"
+
+
+class PolicyError(CacheError):
+    """``policy_error``: the policy component trapped, ran out of time or
+    memory, or does not fit the interface."""
+
+    code = "policy_error"
+
+
+class IoError(CacheError, OSError):
+    """``io_error``: anything else from the file system."""
+
+    code = "io_error"
+
+
+_BY_CODE: Dict[str, Type[CacheError]] = {
+    cls.code: cls
+    for cls in (
+        NotFoundError,
+        SchemaMajorMismatchError,
+        DecodeError,
+        ValidationError,
+        AccessDeniedError,
+        LockTimeoutError,
+        PolicyError,
+        IoError,
+    )
+}
+
+
+def _from_native(
+    code: str,
+    message: str,
+    field: Optional[str],
+    expected_major: Optional[int],
+    found_json: Optional[str],
+) -> CacheError:
+    """Called by the native module to build the exception for an error."""
+    cls = _BY_CODE.get(code, CacheError)
+    if cls is SchemaMajorMismatchError:
+        try:
+            found = json.loads(found_json) if found_json is not None else None
+        except ValueError:
+            found = found_json
+        return SchemaMajorMismatchError(
+            message, field, expected_major=expected_major or 0, found=found
+        )
+    exc = cls(message, field)
+    if cls is CacheError:
+        exc.code = code
+    return exc
