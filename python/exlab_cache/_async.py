@@ -83,5 +83,10 @@ class AsyncCache:
         # No I/O: the info was read when the policy was loaded.
         return self._cache.policy_info()
 
+    async def set_policy(self, policy: Any) -> Dict[str, Any]:
+        """Replaces the policy (a path or the component's bytes) once it has
+        passed the interface check and the conformance gate."""
+        return await asyncio.to_thread(self._cache.set_policy, policy)
+
     def __repr__(self) -> str:
         return f"Async{self._cache!r}"

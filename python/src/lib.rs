@@ -135,30 +135,41 @@ fn marker_kind(kind: &str) -> PyResult<MarkerKind> {
     }
 }
 
+/// Where a policy component comes from: its bytes, or a file.
+enum PolicySource {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+impl PolicySource {
+    /// bytes, bytearray, memoryview, or a path (str or os.PathLike).
+    fn extract(policy: &Bound<'_, PyAny>) -> PyResult<PolicySource> {
+        if let Ok(b) = policy.cast::<PyBytes>() {
+            Ok(PolicySource::Bytes(b.as_bytes().to_vec()))
+        } else if let Ok(b) = policy.cast::<PyByteArray>() {
+            Ok(PolicySource::Bytes(b.to_vec()))
+        } else if policy.cast::<PyMemoryView>().is_ok() {
+            Ok(PolicySource::Bytes(
+                policy.call_method0("tobytes")?.extract()?,
+            ))
+        } else {
+            policy.extract().map(PolicySource::File).map_err(|_| {
+                PyTypeError::new_err(
+                    "policy must be None, a path (str or os.PathLike) or the component's bytes",
+                )
+            })
+        }
+    }
+}
+
 /// `policy` of the constructor: None (the built-in one), bytes, or a path.
 fn load_policy(py: Python<'_>, policy: Option<&Bound<'_, PyAny>>) -> PyResult<Policy> {
     let Some(policy) = policy.filter(|p| !p.is_none()) else {
         return py.detach(Policy::builtin).map_err(|e| raise(py, e));
     };
-    let bytes: Option<Vec<u8>> = if let Ok(b) = policy.cast::<PyBytes>() {
-        Some(b.as_bytes().to_vec())
-    } else if let Ok(b) = policy.cast::<PyByteArray>() {
-        Some(b.to_vec())
-    } else if policy.cast::<PyMemoryView>().is_ok() {
-        Some(policy.call_method0("tobytes")?.extract()?)
-    } else {
-        None
-    };
-    let loaded = match bytes {
-        Some(bytes) => py.detach(move || Policy::from_bytes(&bytes)),
-        None => {
-            let path: PathBuf = policy.extract().map_err(|_| {
-                PyTypeError::new_err(
-                    "policy must be None, a path (str or os.PathLike) or the component's bytes",
-                )
-            })?;
-            py.detach(move || Policy::from_file(path))
-        }
+    let loaded = match PolicySource::extract(policy)? {
+        PolicySource::Bytes(bytes) => py.detach(move || Policy::from_bytes(&bytes)),
+        PolicySource::File(path) => py.detach(move || Policy::from_file(path)),
     };
     loaded.map_err(|e| raise(py, e))
 }
@@ -298,7 +309,24 @@ impl Cache {
 
     /// Name, version, interface and sha256 of the policy component.
     fn policy_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        record_to_py(py, self.inner.policy_info())
+        record_to_py(py, &self.inner.policy_info())
+    }
+
+    /// Replaces the policy at runtime, from a path or the component's bytes.
+    /// It is compiled, checked against the interface and run through the
+    /// conformance gate first; a refused policy raises `PolicyError` and the
+    /// old one goes on serving. Returns the new policy's info.
+    fn set_policy<'py>(
+        &self,
+        py: Python<'py>,
+        policy: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let swapped = match PolicySource::extract(policy)? {
+            PolicySource::Bytes(bytes) => py.detach(|| self.inner.swap_policy(&bytes)),
+            PolicySource::File(path) => py.detach(|| self.inner.swap_policy_file(path)),
+        };
+        let swapped = swapped.map_err(|e| raise(py, e))?;
+        record_to_py(py, &swapped.current)
     }
 
     /// The schema gate of this cache's policy.
