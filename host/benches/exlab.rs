@@ -205,6 +205,8 @@ mod floor {
 // ------------------------------------------------------------- processes
 
 /// Wall time (µs) and peak RSS (KiB) of one process, reaped with wait4.
+// Reaped by `wait4` below (for its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn process(cmd: &mut Command, stdin: &[u8]) -> (f64, i64, bool) {
     let t = Instant::now();
     let mut child = cmd
