@@ -475,9 +475,11 @@ fn run() {
     let inputs: Vec<String> = (0..8).map(|i| equipment_input(&format!("L{i}"))).collect();
     eprintln!("exlab bench: equipment rewrite");
     let mut row = Row::new("equipment rewrite (durable)", "us");
+    // Fsync-bound: alternate one by one, so that each side sees the same
+    // journal and disk state.
     let (ours, fl, py) = interleaved(
-        n(300),
-        10,
+        n(400),
+        1,
         |i| {
             cache.write_equipment(EQUIPMENT, &inputs[i % 8]).unwrap();
         },
@@ -523,8 +525,8 @@ fn run() {
     eprintln!("exlab bench: first marker write");
     let mut row = Row::new("first marker write", "us");
     let (ours, fl, py) = interleaved(
-        n(300),
-        10,
+        n(400),
+        1,
         |i| {
             let path = format!("fresh/{i}/test_runs.json");
             let w = cache
