@@ -87,23 +87,37 @@ fn interleaved(
     mut py: Option<(&mut PyDriver, &str)>,
 ) -> (f64, f64, Option<f64>) {
     let (mut sa, mut sb, mut sp) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
+    // The order rotates every round: no side always follows the same other
+    // (an fsync right after another's journal commit is cheaper or dearer).
+    let mut round = 0;
     while sa.len() < n {
         let k = block.min(n - sa.len());
-        for _ in 0..k {
-            let i = sa.len();
-            let t = Instant::now();
-            a(i);
-            sa.push(micros(t.elapsed()));
+        for step in 0..3 {
+            match (round + step) % 3 {
+                0 => {
+                    for _ in 0..k {
+                        let i = sa.len();
+                        let t = Instant::now();
+                        a(i);
+                        sa.push(micros(t.elapsed()));
+                    }
+                }
+                1 => {
+                    for _ in 0..k {
+                        let i = sb.len();
+                        let t = Instant::now();
+                        b(i);
+                        sb.push(micros(t.elapsed()));
+                    }
+                }
+                _ => {
+                    if let Some((driver, op)) = py.as_mut() {
+                        sp.extend(driver.run(op, k));
+                    }
+                }
+            }
         }
-        for _ in 0..k {
-            let i = sb.len();
-            let t = Instant::now();
-            b(i);
-            sb.push(micros(t.elapsed()));
-        }
-        if let Some((driver, op)) = py.as_mut() {
-            sp.extend(driver.run(op, k));
-        }
+        round += 1;
     }
     let py = (!sp.is_empty()).then(|| median(sp));
     (median(sa), median(sb), py)
