@@ -898,7 +898,7 @@ fn run() {
          marker no-op: flock, open, read; first marker: folders, flock, temp, write, fsync, \
          rename, folder fsync). *Python*: the original's writer, driven op by op in the same \
          run and timed by Python as its bench.py does, interleaved with ours and the floor \
-         in blocks; for processes, `python3 -c` importing the original and doing the same.\n\n",
+         (one by one for the writes, blocks of 50 otherwise, in a rotating order); for processes, `python3 -c` importing the original and doing the same.\n\n",
     );
     md.push_str("| operation | unit | ours | floor | ours / floor | Python | Python / ours |\n");
     md.push_str("|---|---|---:|---:|---:|---:|---:|\n");
