@@ -55,3 +55,9 @@ python-tools:
 check:
     cargo fmt --all -- --check
     cargo clippy --release --locked --workspace --all-targets -- -D warnings
+
+# Benchmarks (issue 5): the library, the CLI and a native floor in one run,
+# beside the Python original (needs msgspec and filelock in .venv or python3,
+# else skipped). Prints the table and writes it into BENCHMARKS.md.
+bench:
+    cargo bench --locked -p exlab-cache --bench exlab

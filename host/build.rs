@@ -21,7 +21,14 @@ fn main() {
         .parent()
         .unwrap()
         .to_owned();
-    for input in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
+    // The workspace Cargo.toml holds the guest's build profile.
+    for input in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+        "Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
     }
     let wasm = build_guest(&workspace, "exlab-cache-policy", &[]);

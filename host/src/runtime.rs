@@ -1,9 +1,25 @@
 //! The sandbox: one process-wide `Engine` with epoch interruption, a linker
-//! built once, one `PluginPre` per policy component, and a fresh `Store` per
-//! call (so an instance that trapped or hit a limit is never used again, and
-//! dropping the store releases any lock the guest still held).
+//! built once, one `PluginPre` per policy component, and per thread an idle
+//! instance of each policy that the next call on that thread reuses.
+//!
+//! Instantiating costs far more than a call (tens of microseconds against a
+//! few), so a call takes its thread's idle instance when there is one, and
+//! puts it back afterwards only if the call left it exactly as clean as a
+//! fresh one: no trap, no time or memory limit hit, no guest resource (a lock)
+//! left in its table, nothing on its stderr, and its memory not grown past
+//! half its limit. Anything else drops the store, which releases any lock the
+//! guest still held, and the next call instantiates afresh. The policy is
+//! stateless by contract; the tests below check that a reused instance gives
+//! the same results as fresh ones.
+//!
+//! The built-in policy's compiled code is cached on disk (see
+//! [`precompiled`]), so a CLI process deserializes it instead of compiling.
 
-use std::sync::{Arc, OnceLock};
+mod precompiled;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -81,6 +97,9 @@ pub struct Policy(Arc<Loaded>);
 struct Loaded {
     pre: PluginPre<CallState>,
     info: PolicyInfo,
+    /// Identity of this policy for the idle instances of each thread; they
+    /// hold it weakly, and are dropped once the policy is gone.
+    alive: Arc<()>,
 }
 
 /// The policy built into this binary.
@@ -88,10 +107,19 @@ pub const BUILTIN_POLICY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/poli
 
 impl Policy {
     /// The built-in policy, compiled once per process.
+    ///
+    /// Its compiled code is cached under `$XDG_CACHE_HOME/exlab-cache/` (or
+    /// `~/.cache/exlab-cache/`), keyed by the component's sha256 and the
+    /// engine's compatibility hash, so that later processes skip compiling.
     pub fn builtin() -> Result<Policy, Error> {
         static BUILTIN: OnceLock<Result<Policy, Error>> = OnceLock::new();
         BUILTIN
-            .get_or_init(|| Policy::from_bytes(BUILTIN_POLICY))
+            .get_or_init(|| {
+                let interface = crate::version::check_interface(BUILTIN_POLICY)?;
+                let sha256 = sha256_hex(BUILTIN_POLICY);
+                let component = precompiled::component(engine(), BUILTIN_POLICY, &sha256);
+                Policy::load(component, sha256, interface)
+            })
             .clone()
     }
 
@@ -107,21 +135,26 @@ impl Policy {
     /// A policy component from its bytes: compiled, checked to fit the
     /// `exlab:cache/plugin` world, and asked who it is. Nothing is touched.
     pub fn from_bytes(bytes: &[u8]) -> Result<Policy, Error> {
+        // Another interface version is refused before anything is compiled.
+        let interface = crate::version::check_interface(bytes)?;
+        Policy::load(Component::new(engine(), bytes), sha256_hex(bytes), interface)
+    }
+
+    /// Checks a compiled component against the world and asks it who it is.
+    fn load(
+        component: wasmtime::Result<Component>,
+        sha256: String,
+        interface: Option<String>,
+    ) -> Result<Policy, Error> {
         let unfit = |e: wasmtime::Error| {
             Error::policy(format!(
                 "the policy component does not fit the {INTERFACE} interface: {e:#}"
             ))
         };
-        // Another interface version is refused before anything is compiled.
-        let interface = crate::version::check_interface(bytes)?;
-        let component = Component::new(engine(), bytes)
+        let component = component
             .map_err(|e| Error::policy(format!("the policy is not a valid component: {e:#}")))?;
         let pre = linker().instantiate_pre(&component).map_err(unfit)?;
         let pre = PluginPre::new(pre).map_err(unfit)?;
-        let sha256 = Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
         let mut loaded = Loaded {
             pre,
             info: PolicyInfo {
@@ -130,9 +163,10 @@ impl Policy {
                 interface: interface.unwrap_or_else(|| INTERFACE.into()),
                 sha256,
             },
+            alive: Arc::new(()),
         };
-        let scratch = Arc::new(Root::unavailable("no storage while loading a policy"));
-        let who = loaded.call(&scratch, &Settings::default(), |plugin, store| {
+        let scratch = no_root(NoRoot::Loading);
+        let who = loaded.call(scratch, &Settings::default(), |plugin, store| {
             plugin.exlab_cache_policy().call_info(store).map(Ok)
         })?;
         loaded.info.name = who.name;
@@ -152,8 +186,8 @@ impl Policy {
         expected_major: u32,
         settings: &Settings,
     ) -> Result<(), Error> {
-        let no_root = Arc::new(Root::unavailable("the schema gate has no storage"));
-        self.call(&no_root, settings, |plugin, store| {
+        let no_root = no_root(NoRoot::SchemaGate);
+        self.call(no_root, settings, |plugin, store| {
             plugin
                 .exlab_cache_policy()
                 .call_require_schema_major(store, version, expected_major)
@@ -168,6 +202,110 @@ impl Policy {
     ) -> Result<R, Error> {
         self.0.call(root, settings, f)
     }
+
+    /// Benchmarks only: with `false`, every call instantiates the policy
+    /// afresh (the cost that reusing instances saves). Process-wide.
+    #[doc(hidden)]
+    pub fn set_instance_reuse(enabled: bool) {
+        REUSE.store(enabled, Ordering::Relaxed);
+    }
+}
+
+/// Whether calls reuse their thread's idle instance (see the module docs).
+static REUSE: AtomicBool = AtomicBool::new(true);
+
+/// Most idle instances a thread keeps (one per policy it ran lately).
+const IDLE_PER_THREAD: usize = 4;
+
+/// An instance between two calls, with the store it lives in.
+struct Idle {
+    policy: Weak<()>,
+    store: Store<CallState>,
+    plugin: Plugin,
+}
+
+thread_local! {
+    /// This thread's idle instances, least recently used first.
+    static IDLE: RefCell<Vec<Idle>> = const { RefCell::new(Vec::new()) };
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Instantiations on this thread, for the tests.
+    static INSTANTIATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Takes this thread's idle instance of `policy` made for `memory_limit`.
+/// Nothing stays borrowed during the call, so a warning sink that calls the
+/// cache again simply gets a fresh instance.
+fn take_idle(policy: &Arc<()>, memory_limit: usize) -> Option<Idle> {
+    IDLE.try_with(|idle| {
+        let mut idle = idle.borrow_mut();
+        idle.retain(|i| i.policy.strong_count() > 0);
+        let at = idle.iter().rposition(|i| {
+            std::ptr::eq(i.policy.as_ptr(), Arc::as_ptr(policy))
+                && i.store.data().memory.limit == memory_limit
+        })?;
+        Some(idle.remove(at))
+    })
+    .ok()
+    .flatten()
+}
+
+fn put_idle(instance: Idle) {
+    let _ = IDLE.try_with(|idle| {
+        let mut idle = idle.borrow_mut();
+        idle.push(instance);
+        if idle.len() > IDLE_PER_THREAD {
+            idle.remove(0);
+        }
+    });
+}
+
+/// A root that fails every storage call, for the calls that need none.
+fn no_root(why: NoRoot) -> &'static Arc<Root> {
+    static ROOTS: [OnceLock<Arc<Root>>; 3] = [const { OnceLock::new() }; 3];
+    let reason = match why {
+        NoRoot::Loading => "no storage while loading a policy",
+        NoRoot::SchemaGate => "the schema gate has no storage",
+        NoRoot::Idle => "no call in progress",
+    };
+    ROOTS[why as usize].get_or_init(|| Arc::new(Root::unavailable(reason)))
+}
+
+#[derive(Clone, Copy)]
+enum NoRoot {
+    Loading,
+    SchemaGate,
+    Idle,
+}
+
+/// What an idle store holds between calls: nothing of the last caller's.
+fn idle_settings() -> &'static Settings {
+    static IDLE_SETTINGS: OnceLock<Settings> = OnceLock::new();
+    IDLE_SETTINGS.get_or_init(Settings::default)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A store for one instance of a policy, limits and epoch deadline wired.
+fn new_store(memory_limit: usize) -> Store<CallState> {
+    let mut store = Store::new(engine(), CallState::new(memory_limit));
+    store.limiter(|state| &mut state.memory);
+    store.epoch_deadline_callback(|store| {
+        let state = store.data();
+        if state.guest_time() > state.settings.time_limit {
+            Err(OutOfTime.into())
+        } else {
+            Ok(UpdateDeadline::Continue(1))
+        }
+    });
+    store
 }
 
 impl Loaded {
@@ -177,30 +315,49 @@ impl Loaded {
         settings: &Settings,
         f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<Result<R, CacheError>>,
     ) -> Result<R, Error> {
-        let mut store = Store::new(engine(), CallState::new(root.clone(), settings.clone()));
-        store.limiter(|state| &mut state.memory);
+        let reuse = REUSE.load(Ordering::Relaxed);
+        let idle = match reuse {
+            true => take_idle(&self.alive, settings.memory_limit),
+            false => None,
+        };
+        let (mut store, plugin) = match idle {
+            Some(idle) => (idle.store, Some(idle.plugin)),
+            None => (new_store(settings.memory_limit), None),
+        };
+        // Per call: the caller's root, settings and clock; the time budget and
+        // the host-time account start from zero; the deadline is one tick away.
+        store.data_mut().begin(root, settings);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|store| {
-            let state = store.data();
-            if state.guest_time() > state.settings.time_limit {
-                Err(OutOfTime.into())
-            } else {
-                Ok(UpdateDeadline::Continue(1))
+        let outcome = match plugin {
+            Some(plugin) => Ok(plugin),
+            None => {
+                #[cfg(test)]
+                INSTANTIATIONS.with(|n| n.set(n.get() + 1));
+                self.pre.instantiate(&mut store)
             }
-        });
-        let outcome = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|plugin| f(&plugin, &mut store));
-        for warning in store.data_mut().warnings.drain(..) {
-            (settings.on_warning)(&warning);
         }
-        match outcome {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(e.into()),
-            Err(e) => Err(Error::policy(store.data().describe_failure(&e))),
+        .and_then(|plugin| f(&plugin, &mut store).map(|result| (plugin, result)));
+        let warnings = std::mem::take(&mut store.data_mut().warnings);
+        let (plugin, result) = match outcome {
+            Ok((plugin, Ok(value))) => (Some(plugin), Ok(value)),
+            Ok((plugin, Err(e))) => (Some(plugin), Err(e.into())),
+            Err(e) => (None, Err(Error::policy(store.data().describe_failure(&e)))),
+        };
+        let clean = store.data_mut().finish();
+        match plugin {
+            Some(plugin) if reuse && clean => put_idle(Idle {
+                policy: Arc::downgrade(&self.alive),
+                store,
+                plugin,
+            }),
+            // Dropping the store drops its instance, and any lock the guest
+            // still held goes with it.
+            _ => drop(store),
         }
-        // The store drops here: its instance and any lock still held go with it.
+        for warning in &warnings {
+            (settings.on_warning)(warning);
+        }
+        result
     }
 }
 
@@ -217,14 +374,19 @@ pub(crate) struct CallState {
     started: Instant,
     memory: MemoryCap,
     stderr: MemoryOutputPipe,
+    /// The clock the WASI context reads: the current caller's.
+    clock: Arc<Mutex<Arc<dyn crate::Clock>>>,
 }
 
 impl CallState {
-    fn new(root: Arc<Root>, settings: Settings) -> Self {
+    /// The state of a new store, idle until [`CallState::begin`].
+    fn new(memory_limit: usize) -> Self {
         let stderr = MemoryOutputPipe::new(GUEST_STDERR_CAP);
+        let settings = idle_settings().clone();
+        let clock = Arc::new(Mutex::new(settings.clock.clone()));
         let wasi = WasiCtxBuilder::new()
             .stderr(stderr.clone())
-            .wall_clock(WasiClock(settings.clock.clone()))
+            .wall_clock(WasiClock(clock.clone()))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -232,17 +394,44 @@ impl CallState {
         CallState {
             wasi,
             table: ResourceTable::new(),
-            root,
+            root: no_root(NoRoot::Idle).clone(),
             memory: MemoryCap {
-                limit: settings.memory_limit,
+                limit: memory_limit,
                 hit: false,
+                size: 0,
             },
             settings,
             warnings: Vec::new(),
             host_time: Duration::ZERO,
             started: Instant::now(),
             stderr,
+            clock,
         }
+    }
+
+    /// Readies the state for one call by `settings` on `root`.
+    fn begin(&mut self, root: &Arc<Root>, settings: &Settings) {
+        debug_assert_eq!(self.memory.limit, settings.memory_limit);
+        self.root = root.clone();
+        self.settings = settings.clone();
+        *self.clock.lock().unwrap() = settings.clock.clone();
+        self.warnings.clear();
+        self.memory.hit = false;
+        self.host_time = Duration::ZERO;
+        self.started = Instant::now();
+    }
+
+    /// Ends a call: lets go of the caller's root, settings and clock, and
+    /// says whether the instance is as clean as a fresh one, i.e. reusable.
+    fn finish(&mut self) -> bool {
+        let idle = idle_settings();
+        self.root = no_root(NoRoot::Idle).clone();
+        self.settings = idle.clone();
+        *self.clock.lock().unwrap() = idle.clock.clone();
+        self.table.is_empty()
+            && !self.memory.hit
+            && self.memory.size <= self.memory.limit / 2
+            && self.stderr.contents().is_empty()
     }
 
     fn guest_time(&self) -> Duration {
@@ -301,12 +490,14 @@ impl std::error::Error for OutOfTime {}
 struct MemoryCap {
     limit: usize,
     hit: bool,
+    /// The largest memory the instance has grown to.
+    size: usize,
 }
 
 impl ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -314,6 +505,7 @@ impl ResourceLimiter for MemoryCap {
             self.hit = true;
             wasmtime::bail!("memory limit of {} bytes reached", self.limit);
         }
+        self.size = self.size.max(current).max(desired);
         Ok(true)
     }
 
@@ -328,7 +520,8 @@ impl ResourceLimiter for MemoryCap {
 }
 
 /// The injected clock, as WASI's wall clock: the guest's only view of time.
-struct WasiClock(Arc<dyn crate::Clock>);
+/// Shared with the store's state, which points it at each caller's clock.
+struct WasiClock(Arc<Mutex<Arc<dyn crate::Clock>>>);
 
 impl HostWallClock for WasiClock {
     fn resolution(&self) -> Duration {
@@ -336,6 +529,316 @@ impl HostWallClock for WasiClock {
     }
 
     fn now(&self) -> Duration {
-        self.0.now().duration_since(UNIX_EPOCH).unwrap_or_default()
+        let clock = self.0.lock().unwrap().clone();
+        clock.now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::{Cache, ManualClock, MarkerKind};
+
+    const T0: i64 = 1_776_434_400;
+    const EQUIPMENT: &str = "CONFOCAL_01/.exlab-wizard/equipment.json";
+    const TEST_RUNS: &str = "CONFOCAL_01/P1/TestRuns/.exlab-wizard/test_runs.json";
+    const RUNS: &str = "CONFOCAL_01/P1/Runs/.exlab-wizard/runs.json";
+
+    fn instantiations() -> u64 {
+        INSTANTIATIONS.with(|n| n.get())
+    }
+
+    /// Whether this thread holds an idle instance of `h`'s policy for its
+    /// memory limit.
+    fn idle_instance_of(h: &Harness) -> bool {
+        let policy = &h.cache.policy().0.alive;
+        let limit = h.cache.settings().memory_limit;
+        IDLE.with_borrow(|idle| {
+            idle.iter().any(|i| {
+                std::ptr::eq(i.policy.as_ptr(), Arc::as_ptr(policy))
+                    && i.store.data().memory.limit == limit
+            })
+        })
+    }
+
+    fn equipment(label: &str) -> String {
+        format!(
+            r#"{{"id":"CONFOCAL_01","label":"{label}","configured_local_root":"/data/lab","configured_nas_root":"//nas01/lab"}}"#
+        )
+    }
+
+    struct Harness {
+        dir: tempfile::TempDir,
+        cache: Cache,
+        clock: Arc<ManualClock>,
+        warnings: Arc<Mutex<Vec<String>>>,
+    }
+
+    fn harness(policy: Policy, tweak: impl FnOnce(&mut Settings)) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::at(T0));
+        let warnings = Arc::new(Mutex::new(Vec::new()));
+        let sink = warnings.clone();
+        let mut settings = Settings {
+            clock: clock.clone(),
+            on_warning: Arc::new(move |w| sink.lock().unwrap().push(w.to_owned())),
+            lock_timeout: Duration::from_secs(5),
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let cache = Cache::new(Root::open(dir.path()).unwrap(), policy, settings);
+        Harness {
+            dir,
+            cache,
+            clock,
+            warnings,
+        }
+    }
+
+    /// Every file under `dir` with its bytes, sorted.
+    fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.strip_prefix(base).unwrap().display().to_string();
+                if path.is_dir() {
+                    walk(base, &path, out);
+                } else {
+                    out.push((name, std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(dir, dir, &mut out);
+        out.sort();
+        out
+    }
+
+    /// Every export and most outcomes, each call run by `run`; the
+    /// transcript of results, warnings and files.
+    fn script(h: &Harness, run: &dyn Fn(&(dyn Fn() -> String + Sync)) -> String) -> Vec<String> {
+        let c = &h.cache;
+        let put = |path: &str, bytes: &str| {
+            let path = h.dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        };
+        let mut out = Vec::new();
+        let mut step = |f: &(dyn Fn() -> String + Sync)| out.push(run(f));
+        step(&|| format!("{:?}", c.read_equipment(EQUIPMENT)));
+        step(&|| format!("{:?}", c.write_equipment(EQUIPMENT, r#"{"id":"bad id"}"#)));
+        step(&|| format!("{:?}", c.write_equipment(EQUIPMENT, "[1]")));
+        step(&|| format!("{:?}", c.write_equipment(EQUIPMENT, &equipment("one"))));
+        h.clock.advance(60);
+        step(&|| format!("{:?}", c.write_equipment(EQUIPMENT, &equipment("two"))));
+        step(&|| format!("{:?}", c.read_equipment(EQUIPMENT)));
+        put(
+            "A/.exlab-wizard/equipment.json",
+            r#"{"schema_version":"2.0"}"#,
+        );
+        step(&|| format!("{:?}", c.read_equipment("A/.exlab-wizard/equipment.json")));
+        step(&|| {
+            let e = c.write_equipment("A/.exlab-wizard/equipment.json", &equipment("a"));
+            format!("{e:?}")
+        });
+        put("B/.exlab-wizard/equipment.json", "{not json");
+        step(&|| format!("{:?}", c.read_equipment("B/.exlab-wizard/equipment.json")));
+        step(&|| {
+            let e = c.write_equipment("B/.exlab-wizard/equipment.json", &equipment("b"));
+            format!("{e:?}")
+        });
+        let marker = r#"{"project":"P1","equipment":"CONFOCAL_01"}"#;
+        step(&|| {
+            format!(
+                "{:?}",
+                c.write_marker(MarkerKind::TestRuns, TEST_RUNS, marker)
+            )
+        });
+        h.clock.advance(60);
+        step(&|| {
+            format!(
+                "{:?}",
+                c.write_marker(MarkerKind::TestRuns, TEST_RUNS, marker)
+            )
+        });
+        step(&|| format!("{:?}", c.read_marker(MarkerKind::TestRuns, TEST_RUNS)));
+        step(&|| {
+            let bad = r#"{"project":"..","equipment":"CONFOCAL_01"}"#;
+            format!("{:?}", c.write_marker(MarkerKind::Runs, RUNS, bad))
+        });
+        step(&|| format!("{:?}", c.write_marker(MarkerKind::Runs, RUNS, marker)));
+        step(&|| format!("{:?}", c.read_marker(MarkerKind::Runs, TEST_RUNS)));
+        step(&|| format!("{:?}", c.read_equipment("../outside.json")));
+        for version in [Some("1.0"), Some("1"), Some("garbage"), Some(" 1.0"), None] {
+            step(&|| format!("{:?}", c.require_schema_major(version, 1)));
+        }
+        out.push(format!("{:?}", h.warnings.lock().unwrap()));
+        // The warning names the temp root, which differs between harnesses.
+        let root = h.dir.path().display().to_string();
+        let mut out: Vec<String> = out.iter().map(|s| s.replace(&root, "<root>")).collect();
+        out.push(format!("{:?}", files(h.dir.path())));
+        out
+    }
+
+    #[test]
+    fn a_reused_instance_gives_the_same_results_as_fresh_ones() {
+        let policy = Policy::builtin().unwrap();
+        // Fresh: each call on a new thread, which has no idle instance.
+        let fresh = harness(policy.clone(), |_| {});
+        let on_new_thread = |f: &(dyn Fn() -> String + Sync)| {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let result = f();
+                    assert_eq!(instantiations(), 1, "a fresh instance per call");
+                    result
+                })
+                .join()
+                .unwrap()
+            })
+        };
+        let fresh = script(&fresh, &on_new_thread);
+
+        let reused = harness(policy.clone(), |_| {});
+        policy
+            .require_schema_major(Some("1.0"), 1, &Settings::default())
+            .unwrap();
+        let before = instantiations();
+        let here = |f: &(dyn Fn() -> String + Sync)| f();
+        let transcript = script(&reused, &here);
+        assert_eq!(instantiations(), before, "every call reused one instance");
+        assert!(idle_instance_of(&reused));
+        let reused = transcript;
+
+        assert_eq!(fresh.len(), reused.len());
+        for (f, r) in fresh.iter().zip(&reused) {
+            assert_eq!(f, r);
+        }
+        // The script did reach the interesting outcomes.
+        let all = reused.join("\n");
+        for outcome in [
+            "NotFound",
+            "SchemaMajorMismatch",
+            "Decode",
+            "Validation",
+            "AccessDenied",
+        ] {
+            assert!(all.contains(outcome), "{outcome} in\n{all}");
+        }
+        assert!(all.contains("written: false"), "{all}");
+    }
+
+    #[test]
+    fn a_reused_instance_stamps_with_each_callers_clock_and_limits() {
+        let policy = Policy::builtin().unwrap();
+        let a = harness(policy.clone(), |_| {});
+        let b = harness(policy.clone(), |_| {});
+        b.clock.set(T0 + 86_400);
+        let a1 = a.cache.write_equipment(EQUIPMENT, &equipment("a")).unwrap();
+        let before = instantiations();
+        let b1 = b.cache.write_equipment(EQUIPMENT, &equipment("b")).unwrap();
+        let a2 = a.cache.write_equipment(EQUIPMENT, &equipment("a")).unwrap();
+        assert_eq!(instantiations(), before, "one instance served both caches");
+        assert_eq!(a1.equipment.first_seen_at, "2026-04-17T14:00:00Z");
+        assert_eq!(b1.equipment.first_seen_at, "2026-04-18T14:00:00Z");
+        assert_eq!(a2.equipment.last_modified_at, "2026-04-17T14:00:00Z");
+
+        // The time budget starts afresh with each call: idle time between
+        // two calls on a reused instance does not count.
+        let quick = harness(policy.clone(), |s| s.time_limit = Duration::from_millis(30));
+        quick.cache.require_schema_major(Some("1.0"), 1).unwrap();
+        let before = instantiations();
+        std::thread::sleep(Duration::from_millis(80));
+        quick
+            .cache
+            .write_equipment(EQUIPMENT, &equipment("q"))
+            .unwrap();
+        assert_eq!(instantiations(), before);
+
+        // Another memory limit is another instance.
+        let small = harness(policy.clone(), |s| s.memory_limit = 32 << 20);
+        small.cache.require_schema_major(Some("1.0"), 1).unwrap();
+        assert_eq!(instantiations(), before + 1);
+    }
+
+    fn fixture(name: &str) -> Policy {
+        Policy::from_bytes(&exlab_cache_fixtures::bytes(name)).unwrap()
+    }
+
+    /// Asserts that `<path>.lock` is free right now.
+    fn lock_is_free(h: &Harness, path: &str) {
+        let root = Root::open(h.dir.path()).unwrap();
+        assert!(
+            root.lock(path, Duration::ZERO).is_ok(),
+            "{path}.lock is held"
+        );
+    }
+
+    #[test]
+    fn a_trap_or_a_limit_discards_the_instance_and_releases_its_locks() {
+        for (name, tweak) in [
+            ("trap-holding-lock", None),
+            ("loop-forever", Some(Duration::from_millis(100))),
+            ("grow-memory", None),
+        ] {
+            let policy = fixture(name);
+            let h = harness(policy.clone(), |s| {
+                if let Some(limit) = tweak {
+                    s.time_limit = limit;
+                }
+                s.memory_limit = 16 << 20;
+            });
+            // A clean call leaves an idle instance, which the next call uses.
+            assert!(h.cache.read_equipment(EQUIPMENT).is_err());
+            assert!(idle_instance_of(&h), "{name}");
+            let before = instantiations();
+            let e = h
+                .cache
+                .write_equipment(EQUIPMENT, &equipment("x"))
+                .unwrap_err();
+            assert_eq!(e.code(), "policy_error", "{name}: {e:?}");
+            assert_eq!(instantiations(), before, "{name}: the idle instance ran");
+            assert!(!idle_instance_of(&h), "{name}: the instance is poisoned");
+            lock_is_free(&h, EQUIPMENT);
+            // The next call gets a fresh instance, and works.
+            assert_eq!(
+                h.cache.read_equipment(EQUIPMENT).unwrap_err().code(),
+                "not_found"
+            );
+            assert_eq!(instantiations(), before + 1, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_lock_left_in_the_table_discards_the_instance_and_is_released() {
+        let policy = fixture("leak-lock");
+        let h = harness(policy.clone(), |_| {});
+        let leaked = format!("{EQUIPMENT}.leak");
+        h.cache.write_equipment(EQUIPMENT, &equipment("x")).unwrap();
+        assert!(!idle_instance_of(&h));
+        lock_is_free(&h, &leaked);
+        lock_is_free(&h, EQUIPMENT);
+        // Calls that leave nothing behind keep their instance.
+        h.cache.read_equipment(EQUIPMENT).unwrap();
+        assert!(idle_instance_of(&h));
+    }
+
+    #[test]
+    fn idle_instances_of_a_dropped_policy_are_let_go() {
+        let policy = Policy::from_bytes(BUILTIN_POLICY).unwrap();
+        let weak = Arc::downgrade(&policy.0.alive);
+        let h = harness(policy.clone(), |_| {});
+        h.cache.read_equipment(EQUIPMENT).unwrap_err();
+        assert!(idle_instance_of(&h));
+        drop((h, policy));
+        assert_eq!(weak.strong_count(), 0);
+        // The next call on this thread, of any policy, prunes them.
+        Policy::builtin()
+            .unwrap()
+            .require_schema_major(Some("1.0"), 1, &Settings::default())
+            .unwrap();
+        IDLE.with_borrow(|idle| assert!(idle.iter().all(|i| i.policy.strong_count() > 0)));
     }
 }

@@ -124,6 +124,13 @@ impl Root {
     pub(crate) fn read(&self, path: &str, max_size: u64) -> Result<Option<Vec<u8>>, StorageError> {
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
+        // The common case in one open beneath the root; anything unusual
+        // takes the step-by-step way, which says which step failed.
+        match root.open(parent.join(name)) {
+            Ok(file) => return read_open_file(file, path, max_size).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(_) => {}
+        }
         let folder = match open_folder(root, &parent) {
             Ok(folder) => folder,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -137,17 +144,23 @@ impl Root {
     pub(crate) fn lock(&self, path: &str, timeout: Duration) -> Result<FileLock, StorageError> {
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
-        if !parent.as_os_str().is_empty() {
-            if let Err(e) = root.create_dir_all(&parent) {
-                // A symlink out of the root reads as "exists" here; opening
-                // the folder below tells that escape (access_denied) apart.
-                if e.kind() != io::ErrorKind::AlreadyExists {
-                    return Err(fault("create the folders of", path, e));
+        // Usually the folder is there: one open. Otherwise create it first.
+        let folder = match open_folder(root, &parent) {
+            Ok(folder) => folder,
+            Err(e) if is_escape(&e) => return Err(fault("open the folder of", path, e)),
+            Err(_) => {
+                if !parent.as_os_str().is_empty() {
+                    if let Err(e) = root.create_dir_all(&parent) {
+                        // A symlink out of the root reads as "exists" here;
+                        // opening the folder below tells that escape apart.
+                        if e.kind() != io::ErrorKind::AlreadyExists {
+                            return Err(fault("create the folders of", path, e));
+                        }
+                    }
                 }
+                open_folder(root, &parent).map_err(|e| fault("open the folder of", path, e))?
             }
-        }
-        let folder =
-            open_folder(root, &parent).map_err(|e| fault("open the folder of", path, e))?;
+        };
         let mut lock_name = name.to_owned();
         lock_name.push(".lock");
         let lock_file = folder
@@ -246,7 +259,18 @@ fn read_file(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fault("open", path, e)),
     };
-    let mut bytes = Vec::new();
+    read_open_file(file, path, max_size).map(Some)
+}
+
+/// Reads at most `max_size` bytes; a larger file is refused.
+fn read_open_file(
+    file: cap_std::fs::File,
+    path: &str,
+    max_size: u64,
+) -> Result<Vec<u8>, StorageError> {
+    // Room for a small record up front: one read and the one that sees the
+    // end, no probing reads.
+    let mut bytes = Vec::with_capacity(max_size.saturating_add(1).min(4096) as usize);
     file.take(max_size.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| fault("read", path, e))?;
@@ -255,7 +279,7 @@ fn read_file(
             "read {path}: the file is larger than the {max_size}-byte limit"
         )));
     }
-    Ok(Some(bytes))
+    Ok(bytes)
 }
 
 /// Removes `<name>.<anything>.tmp` left by writers that were killed before

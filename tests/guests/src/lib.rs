@@ -63,6 +63,10 @@ mod plugin {
                 "fixture tries-ambient-authority escaped: {got:?}"
             );
         }
+        if cfg!(feature = "leak-lock") {
+            // Returns normally, its handle to a second file's lock never dropped.
+            std::mem::forget(storage::lock(&format!("{path}.leak")).expect("the lock"));
+        }
         if cfg!(feature = "trap-holding-lock") {
             let _held = storage::lock(path).expect("the lock");
             panic!("fixture trap-holding-lock: panicked while holding the lock of {path}");

@@ -1,0 +1,253 @@
+//! An on-disk cache of compiled policy code, so that a process (the CLI,
+//! above all) deserializes the built-in policy in well under a millisecond
+//! instead of compiling it for tens of milliseconds.
+//!
+//! The cache is `$XDG_CACHE_HOME/exlab-cache/` (else `~/.cache/exlab-cache/`),
+//! one file per component and engine: `<sha256 of the component>-<engine
+//! compatibility hash>.cwasm`. A file is written atomically (a temp file,
+//! fsync, rename) and loaded only after [`Engine::detect_precompiled`] says
+//! it is a component. Any failure (no home, a read-only disk, a stale or
+//! damaged file) falls back to compiling; nothing here can fail a call.
+//!
+//! Trust: deserializing compiled code runs it as native code, so
+//! [`Component::deserialize`] is `unsafe`. We only deserialize a file that we
+//! could have written: a regular file (not followed through a symlink) owned
+//! by this process's user and not writable by group or others, in a folder
+//! with the same properties. Whoever can write such a file can already run
+//! code as this user. Files from anywhere else are never deserialized.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use wasmtime::component::Component;
+use wasmtime::{Engine, Precompiled};
+
+/// The compiled `bytes` (whose sha256 is `sha256`): from the cache when it
+/// holds them, else compiled now and put in the cache.
+pub(super) fn component(
+    engine: &Engine,
+    bytes: &[u8],
+    sha256: &str,
+) -> wasmtime::Result<Component> {
+    match cache_dir() {
+        Some(dir) => load_or_compile(engine, bytes, sha256, &dir),
+        None => Component::new(engine, bytes),
+    }
+}
+
+/// The cache folder of this user, if there is a home to put it in.
+fn cache_dir() -> Option<PathBuf> {
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let base = absolute("XDG_CACHE_HOME").or_else(|| Some(absolute("HOME")?.join(".cache")))?;
+    Some(base.join("exlab-cache"))
+}
+
+/// The file name for `sha256` compiled by `engine`.
+pub(super) fn file_name(engine: &Engine, sha256: &str) -> String {
+    // `DefaultHasher::new` is the same in every process of one build; a
+    // different build may hash differently, which only costs a recompile.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!("{sha256}-{:016x}.cwasm", hasher.finish())
+}
+
+/// [`component`] with the cache in `dir`.
+pub(super) fn load_or_compile(
+    engine: &Engine,
+    bytes: &[u8],
+    sha256: &str,
+    dir: &Path,
+) -> wasmtime::Result<Component> {
+    let path = dir.join(file_name(engine, sha256));
+    if let Some(component) = load(engine, dir, &path) {
+        return Ok(component);
+    }
+    let component = Component::new(engine, bytes)?;
+    if let Err(e) = store(&component, dir, &path) {
+        log::debug!(target: "exlab_cache", "cannot cache the compiled policy in {}: {e}", dir.display());
+    }
+    Ok(component)
+}
+
+/// The cached component at `path`, if it is there, trusted and loads.
+fn load(engine: &Engine, dir: &Path, path: &Path) -> Option<Component> {
+    let bytes = trusted::read(dir, path)?;
+    if Engine::detect_precompiled(&bytes) != Some(Precompiled::Component) {
+        return None;
+    }
+    // SAFETY: `trusted::read` only returns the bytes of a file that this
+    // user wrote (see the module docs), named after the component's sha256
+    // and this engine's compatibility hash; wasmtime checks the rest of the
+    // compatibility itself and refuses what does not match.
+    match unsafe { Component::deserialize(engine, &bytes) } {
+        Ok(component) => Some(component),
+        Err(e) => {
+            log::debug!(target: "exlab_cache", "ignoring the cached policy {}: {e:#}", path.display());
+            None
+        }
+    }
+}
+
+/// Writes the compiled component atomically: temp file, fsync, rename.
+fn store(component: &Component, dir: &Path, path: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    trusted::create_dir(dir)?;
+    let code = component.serialize().map_err(std::io::Error::other)?;
+    let mut temp_name = path.as_os_str().to_owned();
+    temp_name.push(format!(".{:016x}.tmp", fastrand::u64(..)));
+    let temp = PathBuf::from(temp_name);
+    let written = (|| {
+        let mut file = trusted::create_new(&temp)?;
+        file.write_all(&code)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+#[cfg(unix)]
+mod trusted {
+    //! Only files and folders of this user that nobody else may write.
+
+    use std::fs::{File, OpenOptions};
+    use std::io::Read;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    use std::path::Path;
+
+    fn ours(meta: &std::fs::Metadata) -> bool {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        meta.uid() == me && meta.mode() & 0o022 == 0
+    }
+
+    pub(super) fn read(dir: &Path, path: &Path) -> Option<Vec<u8>> {
+        let dir_meta = std::fs::symlink_metadata(dir).ok()?;
+        if !dir_meta.is_dir() || !ours(&dir_meta) {
+            return None;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .ok()?;
+        // Checked on the open file: what is checked is what is read.
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || !ours(&meta) {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut bytes).ok()?;
+        Some(bytes)
+    }
+
+    pub(super) fn create_dir(dir: &Path) -> std::io::Result<()> {
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) fn create_new(path: &Path) -> std::io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    }
+}
+
+#[cfg(not(unix))]
+mod trusted {
+    //! No ownership checks here: nothing is cached, everything is compiled.
+
+    use std::path::Path;
+
+    pub(super) fn read(_dir: &Path, _path: &Path) -> Option<Vec<u8>> {
+        None
+    }
+
+    pub(super) fn create_dir(_dir: &Path) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    pub(super) fn create_new(_path: &Path) -> std::io::Result<std::fs::File> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiles_once_then_loads_and_survives_a_damaged_file() {
+        let engine = super::super::engine();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache");
+        let bytes = crate::BUILTIN_POLICY;
+        let sha = "0123";
+        let path = dir.join(file_name(engine, sha));
+
+        load_or_compile(engine, bytes, sha, &dir).unwrap();
+        let first = std::fs::read(&path).expect("the compiled code was cached");
+        assert_eq!(
+            Engine::detect_precompiled(&first),
+            Some(Precompiled::Component)
+        );
+        assert!(
+            load(engine, &dir, &path).is_some(),
+            "a file we wrote is loaded"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+
+        // Damaged or foreign bytes are not loaded; the component is compiled
+        // and the cache rewritten.
+        std::fs::write(&path, b"not compiled code").unwrap();
+        assert!(load(engine, &dir, &path).is_none());
+        load_or_compile(engine, bytes, sha, &dir).unwrap();
+        assert!(load(engine, &dir, &path).is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_others_may_write_are_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let engine = super::super::engine();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache");
+        let path = dir.join(file_name(engine, "ab"));
+        load_or_compile(engine, crate::BUILTIN_POLICY, "ab", &dir).unwrap();
+        assert!(load(engine, &dir, &path).is_some());
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(load(engine, &dir, &path).is_none(), "a world-writable file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(
+            load(engine, &dir, &path).is_none(),
+            "a world-writable folder"
+        );
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+        let link = dir.join(file_name(engine, "cd"));
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(load(engine, &dir, &link).is_none(), "a symlink");
+    }
+}
