@@ -46,3 +46,5 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::Error;
 pub use runtime::{Policy, PolicyInfo, BUILTIN_POLICY, INTERFACE};
 pub use storage::Root;
+#[doc(hidden)]
+pub use storage::{Faults, WriteStep};
