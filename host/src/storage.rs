@@ -152,8 +152,16 @@ impl Root {
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
         if !parent.as_os_str().is_empty() {
-            root.create_dir_all(&parent)
-                .map_err(|e| fault("create the folders of", path, e))?;
+            root.create_dir_all(&parent).map_err(|e| {
+                // cap-std reports a folder that is a symlink out of the
+                // root as "already exists" here; the open names the escape.
+                match open_folder(root, &parent) {
+                    Err(open) if is_escape(&open) => {
+                        denied(path, "leaves the root (through a symlink)")
+                    }
+                    _ => fault("create the folders of", path, e),
+                }
+            })?;
         }
         let folder =
             open_folder(root, &parent).map_err(|e| fault("open the folder of", path, e))?;

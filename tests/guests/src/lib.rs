@@ -3,6 +3,9 @@
 //! feature; the host must stop it, release its locks, and keep serving.
 #![cfg(target_arch = "wasm32")]
 
+#[cfg(any(feature = "hostile-storage", feature = "ungranted-import"))]
+mod adversarial;
+
 #[cfg(not(feature = "wrong-interface"))]
 mod plugin {
     use exlab_cache_policy::component::exlab::cache::storage;
@@ -47,6 +50,10 @@ mod plugin {
             path: String,
             input_json: String,
         ) -> Result<EquipmentWritten, CacheError> {
+            #[cfg(any(feature = "hostile-storage", feature = "ungranted-import"))]
+            if true {
+                return crate::adversarial::write_equipment(path, input_json);
+            }
             misbehave(&path);
             <Policy as Guest>::write_equipment(path, input_json)
         }
