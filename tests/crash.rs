@@ -98,7 +98,7 @@ struct Counts {
 
 #[test]
 fn writers_killed_at_random_instants_never_tear_a_file_or_leave_a_lock() {
-    let kills_wanted = env_usize("EXLAB_SOAK_KILLS", 40);
+    let kills_wanted = env_usize("EXLAB_SOAK_KILLS", 24);
     let seed = env_usize("EXLAB_SOAK_SEED", fastrand::usize(..));
     fastrand::seed(seed as u64);
     let dir = tempfile::tempdir().unwrap();
