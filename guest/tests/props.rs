@@ -251,6 +251,15 @@ fn marker_input() -> impl Strategy<Value = String> {
 // ---------------------------------------------------------------------------
 
 proptest! {
+    // Failure seeds go beside this file (tests/ has no lib.rs for
+    // proptest's default to find): tests/props.proptest-regressions.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::default()
+    })]
+
     /// Any bytes on disk: decoding and reading only give decode outcomes.
     #[test]
     fn any_stored_bytes_decode_to_a_record_or_a_typed_error(bytes in disk_bytes()) {
