@@ -221,12 +221,15 @@ fn writers_killed_at_random_instants_never_tear_a_file_or_leave_a_lock() {
         reader.read_equipment(HOT).unwrap().first_seen_at,
         first_seen
     );
+    // ... and, under the lock, it swept the temp files orphaned by the kills.
+    let hot_folder = root.join(HOT).parent().unwrap().to_owned();
+    assert_eq!(temp_files(&hot_folder), Vec::<String>::new());
 
     println!(
         "crash soak (seed {seed}): {} SIGKILLs in {round} rounds of {WRITERS} writers over {:.1}s \
          (unkilled round {} ms): {} killed while running, {} had finished; \
          {} equipment rewrites survived, {} markers first-written, {} file checks, \
-         {} orphan temp files, torn or lost files: 0, first_seen_at changes: 0, locks left held: 0",
+         {} temp files orphaned by kills (a later write of the file sweeps them), torn or lost files: 0, first_seen_at changes: 0, locks left held: 0",
         counts.kills,
         start.elapsed().as_secs_f64(),
         typical.as_millis(),

@@ -177,6 +177,7 @@ impl Root {
             .map_err(|e| fault("open the lock file of", path, e))?
             .into_std();
         wait_for_lock(&lock_file, timeout, path)?;
+        sweep_orphaned_temps(&folder, name);
         Ok(FileLock {
             folder,
             name: name.to_owned(),
@@ -306,6 +307,32 @@ fn inject(faults: &Option<Arc<dyn Faults>>, step: WriteStep, path: &str) -> io::
     }
 }
 
+/// Removes `<name>.<16 hex digits>.tmp`: temp files of writers killed
+/// between creating and renaming them. Only a holder of the lock creates
+/// one, so under the lock none belongs to a live writer. Best effort.
+fn sweep_orphaned_temps(folder: &Dir, name: &OsStr) {
+    let Ok(entries) = folder.entries() else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let candidate = entry.file_name();
+        if is_temp_name_of(name, &candidate) {
+            let _ = folder.remove_file(&candidate);
+        }
+    }
+}
+
+fn is_temp_name_of(name: &OsStr, candidate: &OsStr) -> bool {
+    let (Some(name), Some(candidate)) = (name.to_str(), candidate.to_str()) else {
+        return false;
+    };
+    candidate
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 fn open_folder(root: &Dir, parent: &Path) -> io::Result<Dir> {
     if parent.as_os_str().is_empty() {
         root.try_clone()
@@ -418,6 +445,36 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["f.json", "f.json.lock"]);
+    }
+
+    #[test]
+    fn taking_a_lock_sweeps_orphaned_temp_files_of_that_file_only() {
+        let (tmp, root) = root();
+        let d = tmp.path().join("d");
+        std::fs::create_dir(&d).unwrap();
+        for name in [
+            "f.json",
+            "f.json.0123456789abcdef.tmp",
+            "f.json.x.tmp",
+            "g.json.0123456789abcdef.tmp",
+        ] {
+            std::fs::write(d.join(name), b"x").unwrap();
+        }
+        let _lock = root.lock("d/f.json", Duration::ZERO).unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "f.json",
+                "f.json.lock",
+                "f.json.x.tmp",
+                "g.json.0123456789abcdef.tmp"
+            ]
+        );
     }
 
     #[test]
