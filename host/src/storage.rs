@@ -7,7 +7,9 @@
 //! or locked. Writes are: flock on `<file>.lock` (the lock Python's
 //! `filelock` takes), temp file `<file>.<random>.tmp` in the same folder,
 //! write, fsync, rename over the file, fsync of the folder; the temp file is
-//! removed on any failure.
+//! removed on any failure, and temp files orphaned by killed writers are
+//! removed by the next holder of the file's lock. Tests can make any step
+//! fail through [`Faults`].
 
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
