@@ -61,3 +61,33 @@ check:
 # else skipped). Prints the table and writes it into BENCHMARKS.md.
 bench:
     cargo bench --locked -p exlab-cache --bench exlab
+
+# --- Reliability (issue 4; RELIABILITY.md). The suite runs short versions. ---
+
+# Every step of a write failed in turn (the Faults seam), and a real ENOSPC on a tmpfs.
+faults:
+    cargo test --release --locked -p exlab-cache --test faults -- --nocapture --test-threads=1
+
+# KILLS real CLI writers SIGKILLed at random instants; prints the counts.
+soak kills="3000":
+    EXLAB_SOAK_KILLS={{kills}} cargo test --release --locked -p exlab-cache --test crash -- --nocapture
+
+# Property tests of the guest's decode/validation/stamping paths, CASES per property.
+props cases="20000":
+    PROPTEST_CASES={{cases}} cargo test --release --locked -p exlab-cache-policy --test props -- --nocapture
+
+# Hostile guests and files: escapes, held locks, huge files and results, ungranted imports.
+adversarial:
+    cargo test --release --locked -p exlab-cache --test adversarial -- --nocapture
+
+# Exclusion against Python's filelock (uses the filelock package when installed).
+exclusion:
+    cargo test --release --locked -p exlab-cache --test exclusion -- --nocapture
+
+# Mixed load: THREADS threads + PROCESSES processes for SECS seconds; prints rates and latencies.
+load secs="30" threads="4" processes="4":
+    EXLAB_LOAD_SECS={{secs}} EXLAB_LOAD_THREADS={{threads}} EXLAB_LOAD_PROCESSES={{processes}} \
+        cargo test --release --locked -p exlab-cache --test load -- --nocapture
+
+# All of the above, long versions: the figures of RELIABILITY.md.
+reliability: faults adversarial exclusion (props "20000") (soak "3000") (load "30")

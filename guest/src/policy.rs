@@ -9,7 +9,7 @@ use crate::records::{
     Marker, MarkerKind,
 };
 use crate::{time, Error};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What the policy may touch: the host's storage, log and clock.
 pub trait Env {
@@ -58,7 +58,10 @@ pub fn write_equipment<E: Env>(
     let existing = match file.read()? {
         None => None,
         Some(bytes) => match decode_equipment(&bytes) {
-            Ok(found) => Some(found),
+            Ok((found, map)) => Some((
+                found,
+                records::unknown_fields_verbatim(&bytes, &map, &Equipment::FIELDS),
+            )),
             Err(e @ Error::SchemaMajorMismatch { .. }) => {
                 return Err(e.context(&format!("{path} left untouched")))
             }
@@ -78,12 +81,12 @@ pub fn write_equipment<E: Env>(
     };
     let now = time::format_utc(env.now());
     let (schema_version, first_seen_at, unknown) = match existing {
-        Some((old, map)) => (
+        Some((old, unknown)) => (
             records::rewrite_schema_version(&old.schema_version),
             old.first_seen_at,
-            map,
+            unknown,
         ),
-        None => ("1.0".to_owned(), now.clone(), Map::new()),
+        None => ("1.0".to_owned(), now.clone(), Vec::new()),
     };
     let record = Equipment {
         schema_version,
@@ -94,13 +97,8 @@ pub fn write_equipment<E: Env>(
         first_seen_at,
         last_modified_at: now,
     };
-    let mut doc = record.to_map();
-    for (key, value) in unknown {
-        if !Equipment::FIELDS.contains(&key.as_str()) {
-            doc.insert(key, value);
-        }
-    }
-    let document = records::to_compact_json(&doc);
+    // Unknown fields follow the known ones, as stored (never re-encoded).
+    let document = records::to_compact_json_with(&record.to_map(), &unknown);
     file.replace(document.as_bytes())?;
     Ok(EquipmentWritten { record, document })
 }

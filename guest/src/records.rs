@@ -117,6 +117,71 @@ pub fn to_compact_json(map: &Map<String, Value>) -> String {
     Value::Object(map.clone()).to_string()
 }
 
+/// The fields of a stored JSON object (`map`, decoded from `bytes`) whose
+/// keys are not in `known`, in file order, each with its JSON text exactly
+/// as stored but for insignificant whitespace. A rewrite that keeps them
+/// this way never rounds a number this policy cannot hold exactly (a
+/// 30-digit serial, `1e400` aside: that is not a file it reads).
+pub fn unknown_fields_verbatim(
+    bytes: &[u8],
+    map: &Map<String, Value>,
+    known: &[&str],
+) -> Vec<(String, String)> {
+    type RawMap = std::collections::HashMap<String, Box<serde_json::value::RawValue>>;
+    let raw = serde_json::from_slice::<RawMap>(bytes).unwrap_or_default();
+    map.iter()
+        .filter(|(key, _)| !known.contains(&key.as_str()))
+        .map(|(key, value)| {
+            let text = raw
+                .get(key)
+                .map(|v| strip_whitespace(v.get()))
+                .unwrap_or_else(|| value.to_string());
+            (key.clone(), text)
+        })
+        .collect()
+}
+
+/// Compact JSON of `map`, then the `extra` fields given as JSON text.
+pub fn to_compact_json_with(map: &Map<String, Value>, extra: &[(String, String)]) -> String {
+    let mut out = to_compact_json(map);
+    if extra.is_empty() {
+        return out;
+    }
+    out.pop(); // the closing brace
+    for (key, text) in extra {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&Value::String(key.clone()).to_string());
+        out.push(':');
+        out.push_str(text);
+    }
+    out.push('}');
+    out
+}
+
+/// Valid JSON text without the whitespace between its tokens.
+fn strip_whitespace(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------
 // On disk: JSON, then the schema gate, then the shape.
 // ---------------------------------------------------------------------------
@@ -500,6 +565,35 @@ mod tests {
             Err(Error::Decode(_))
         ));
         assert_eq!(field_of(decode_equipment(b"[]").unwrap_err()), None);
+    }
+
+    #[test]
+    fn unknown_fields_keep_their_stored_text_without_whitespace() {
+        let bytes = br#"{ "schema_version" : "1.0", "big" : 18500000000000000000 ,
+            "s": " a b \" c ", "o" : { "e" : [ 1e2 , -0 ] }, "big": 123456789012345678901234567890 }"#;
+        let map = stored_object(bytes).unwrap();
+        let kept = unknown_fields_verbatim(bytes, &map, &Equipment::FIELDS);
+        assert_eq!(
+            kept,
+            [
+                (
+                    "big".to_owned(),
+                    "123456789012345678901234567890".to_owned()
+                ),
+                ("s".to_owned(), r#"" a b \" c ""#.to_owned()),
+                ("o".to_owned(), r#"{"e":[1e2,-0]}"#.to_owned()),
+            ]
+        );
+        let mut known = Map::new();
+        known.insert("k".into(), Value::from("v"));
+        assert_eq!(
+            to_compact_json_with(&known, &kept[2..]),
+            r#"{"k":"v","o":{"e":[1e2,-0]}}"#
+        );
+        assert_eq!(
+            to_compact_json_with(&Map::new(), &kept[2..]),
+            r#"{"o":{"e":[1e2,-0]}}"#
+        );
     }
 
     #[test]

@@ -52,3 +52,5 @@ pub use error::Error;
 pub use provenance::{sha256_hex, AllowList};
 pub use runtime::{Policy, PolicyInfo, BUILTIN_POLICY, INTERFACE};
 pub use storage::Root;
+#[doc(hidden)]
+pub use storage::{Faults, WriteStep};

@@ -137,7 +137,11 @@ impl Policy {
     pub fn from_bytes(bytes: &[u8]) -> Result<Policy, Error> {
         // Another interface version is refused before anything is compiled.
         let interface = crate::version::check_interface(bytes)?;
-        Policy::load(Component::new(engine(), bytes), sha256_hex(bytes), interface)
+        Policy::load(
+            Component::new(engine(), bytes),
+            sha256_hex(bytes),
+            interface,
+        )
     }
 
     /// Checks a compiled component against the world and asks it who it is.

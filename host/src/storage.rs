@@ -7,7 +7,9 @@
 //! or locked. Writes are: flock on `<file>.lock` (the lock Python's
 //! `filelock` takes), temp file `<file>.<random>.tmp` in the same folder,
 //! write, fsync, rename over the file, fsync of the folder; the temp file is
-//! removed on any failure.
+//! removed on any failure, and temp files orphaned by killed writers are
+//! removed by the next holder of the file's lock. Tests can make any step
+//! fail through [`Faults`].
 
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
@@ -15,6 +17,7 @@ use fs4::TryLockError;
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::Error;
@@ -33,6 +36,8 @@ pub struct Root {
     /// Absolute spellings of the root (as given, and with symlinks
     /// resolved) that an absolute path inside it may start with.
     absolute: Vec<PathBuf>,
+    /// Test-only fault injection (`None` in production: one branch per step).
+    faults: Option<Arc<dyn Faults>>,
 }
 
 impl Root {
@@ -51,6 +56,7 @@ impl Root {
         Ok(Root {
             dir: Ok(dir),
             absolute,
+            faults: None,
         })
     }
 
@@ -60,6 +66,7 @@ impl Root {
         Root {
             dir: Ok(dir),
             absolute: absolute_path.into_iter().collect(),
+            faults: None,
         }
     }
 
@@ -69,7 +76,16 @@ impl Root {
         Root {
             dir: Err(reason.into()),
             absolute: Vec::new(),
+            faults: None,
         }
+    }
+
+    /// For tests: every step of every write first asks `faults` whether
+    /// it should fail (see [`Faults`]).
+    #[doc(hidden)]
+    pub fn with_faults(mut self, faults: Arc<dyn Faults>) -> Root {
+        self.faults = Some(faults);
+        self
     }
 
     fn dir(&self) -> Result<&Dir, StorageError> {
@@ -163,11 +179,13 @@ impl Root {
         };
         let mut lock_name = name.to_owned();
         lock_name.push(".lock");
-        let lock_file = folder
-            .open_with(
-                &lock_name,
-                OpenOptions::new().read(true).write(true).create(true),
-            )
+        let lock_file = inject(&self.faults, WriteStep::LockOpen, path)
+            .and_then(|()| {
+                folder.open_with(
+                    &lock_name,
+                    OpenOptions::new().read(true).write(true).create(true),
+                )
+            })
             .map_err(|e| fault("open the lock file of", path, e))?
             .into_std();
         wait_for_lock(&lock_file, timeout, path)?;
@@ -177,6 +195,7 @@ impl Root {
             name: name.to_owned(),
             path: path.to_owned(),
             _lock: lock_file,
+            faults: self.faults.clone(),
         })
     }
 }
@@ -188,6 +207,7 @@ pub struct FileLock {
     name: std::ffi::OsString,
     path: String,
     _lock: std::fs::File,
+    faults: Option<Arc<dyn Faults>>,
 }
 
 impl FileLock {
@@ -200,12 +220,21 @@ impl FileLock {
     /// rename the old file is untouched and the temp file is removed.
     pub(crate) fn replace(&self, contents: &[u8]) -> Result<(), StorageError> {
         let (temp_name, mut temp) = self.create_temp()?;
+        let step = |step| inject(&self.faults, step, &self.path);
         let written = (|| {
-            temp.write_all(contents).map_err(|e| ("write", e))?;
-            temp.sync_all().map_err(|e| ("fsync", e))?;
+            match step(WriteStep::Write) {
+                Ok(()) => temp.write_all(contents),
+                // An injected failure mid-way: half the bytes reach the temp
+                // file first (a short write, then e.g. ENOSPC).
+                Err(e) => temp.write_all(&contents[..contents.len() / 2]).and(Err(e)),
+            }
+            .map_err(|e| ("write", e))?;
+            step(WriteStep::Fsync)
+                .and_then(|()| temp.sync_all())
+                .map_err(|e| ("fsync", e))?;
             drop(temp);
-            self.folder
-                .rename(&temp_name, &self.folder, &self.name)
+            step(WriteStep::Rename)
+                .and_then(|()| self.folder.rename(&temp_name, &self.folder, &self.name))
                 .map_err(|e| ("rename", e))
         })();
         if let Err((step, e)) = written {
@@ -214,8 +243,10 @@ impl FileLock {
         }
         // cap-std holds folders as O_PATH descriptors, which cannot be
         // fsynced: open the folder itself read-only for that.
-        self.folder
-            .open_with(".", OpenOptions::new().read(true))
+        // A failure here comes after the rename: the new file is in place
+        // (and readers see it), but its durability is not confirmed.
+        inject(&self.faults, WriteStep::FolderFsync, &self.path)
+            .and_then(|()| self.folder.open_with(".", OpenOptions::new().read(true)))
             .and_then(|folder| folder.sync_all())
             .map_err(|e| fault("fsync the folder of", &self.path, e))
     }
@@ -226,10 +257,11 @@ impl FileLock {
         for _ in 0..16 {
             let mut temp_name = self.name.clone();
             temp_name.push(format!(".{:016x}.tmp", fastrand::u64(..)));
-            match self
-                .folder
-                .open_with(&temp_name, OpenOptions::new().write(true).create_new(true))
-            {
+            let created = inject(&self.faults, WriteStep::TempCreate, &self.path).and_then(|()| {
+                self.folder
+                    .open_with(&temp_name, OpenOptions::new().write(true).create_new(true))
+            });
+            match created {
                 Ok(file) => return Ok((temp_name, file)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),
                 Err(e) => return Err(fault("create the temp file of", &self.path, e)),
@@ -237,6 +269,53 @@ impl FileLock {
         }
         let e = last_error.unwrap_or_else(|| io::Error::other("no free temp name"));
         Err(fault("create the temp file of", &self.path, e))
+    }
+}
+
+/// A step of a write that [`Faults`] can make fail.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteStep {
+    /// Opening (creating) `<file>.lock`.
+    LockOpen,
+    /// Creating `<file>.<random>.tmp`.
+    TempCreate,
+    /// Writing the contents to the temp file (an injected failure writes
+    /// half the bytes first: a short write).
+    Write,
+    /// `fsync` of the temp file.
+    Fsync,
+    /// Renaming the temp file over the file.
+    Rename,
+    /// `fsync` of the folder, after the rename.
+    FolderFsync,
+}
+
+impl WriteStep {
+    /// Every step, in the order a write takes them.
+    pub const ALL: [WriteStep; 6] = [
+        WriteStep::LockOpen,
+        WriteStep::TempCreate,
+        WriteStep::Write,
+        WriteStep::Fsync,
+        WriteStep::Rename,
+        WriteStep::FolderFsync,
+    ];
+}
+
+/// Test-only fault injection: asked before each step of a write; an error
+/// makes that step fail with it, exactly as if the OS had returned it.
+#[doc(hidden)]
+pub trait Faults: Send + Sync {
+    /// `Err` to fail `step` of a write of `path`.
+    fn before(&self, step: WriteStep, path: &str) -> io::Result<()>;
+}
+
+#[inline]
+fn inject(faults: &Option<Arc<dyn Faults>>, step: WriteStep, path: &str) -> io::Result<()> {
+    match faults {
+        None => Ok(()),
+        Some(faults) => faults.before(step, path),
     }
 }
 

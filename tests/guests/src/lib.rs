@@ -12,6 +12,10 @@
 ))]
 mod updates;
 
+// Hostile guests (issue 4) are hooked into the plugin's equipment write.
+#[cfg(any(feature = "hostile-storage", feature = "ungranted-import"))]
+mod adversarial;
+
 #[cfg(not(any(
     feature = "wrong-interface",
     feature = "policy-1-1",
@@ -84,6 +88,10 @@ mod plugin {
             path: String,
             input_json: String,
         ) -> Result<EquipmentWritten, CacheError> {
+            #[cfg(any(feature = "hostile-storage", feature = "ungranted-import"))]
+            if true {
+                return crate::adversarial::write_equipment(path, input_json);
+            }
             misbehave(&path);
             <Policy as Guest>::write_equipment(path, input_json)
         }
