@@ -119,20 +119,31 @@ fn time_spent_waiting_for_a_lock_does_not_count_against_the_guest() {
 
 #[test]
 fn every_fixture_has_a_test() {
-    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests");
-    let sources: String = std::fs::read_dir(tests)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
+    fn sources(dir: &std::path::Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push_str(&std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    // The integration tests, and the host's unit tests.
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut text = String::new();
+    for dir in ["../tests", "src"] {
+        sources(&manifest.join(dir), &mut text);
+    }
     for name in exlab_cache_fixtures::FIXTURES {
-        let used = format!("exlab_cache_fixtures::path(\"{name}\")");
-        let used_too = format!("fixture(\"{name}\")");
-        let bytes = format!("exlab_cache_fixtures::bytes(\"{name}\")");
+        let used = [
+            format!("exlab_cache_fixtures::path(\"{name}\")"),
+            format!("exlab_cache_fixtures::bytes(\"{name}\")"),
+            format!("fixture(\"{name}\")"),
+        ];
         assert!(
-            sources.contains(&used) || sources.contains(&used_too) || sources.contains(&bytes),
-            "fixture {name} is used by no test in tests/"
+            used.iter().any(|u| text.contains(u.as_str())),
+            "fixture {name} is used by no test"
         );
     }
 }
