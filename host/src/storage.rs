@@ -189,7 +189,6 @@ impl Root {
             .map_err(|e| fault("open the lock file of", path, e))?
             .into_std();
         wait_for_lock(&lock_file, timeout, path)?;
-        remove_stale_temps(&folder, name);
         Ok(FileLock {
             folder,
             name: name.to_owned(),
@@ -219,6 +218,9 @@ impl FileLock {
     /// Replaces the file durably and atomically. On failure before the
     /// rename the old file is untouched and the temp file is removed.
     pub(crate) fn replace(&self, contents: &[u8]) -> Result<(), StorageError> {
+        // Under the lock, before this writer adds its own: a no-op (a marker
+        // that exists) never pays for the folder listing.
+        remove_stale_temps(&self.folder, &self.name);
         let (temp_name, mut temp) = self.create_temp()?;
         let step = |step| inject(&self.faults, step, &self.path);
         let written = (|| {
@@ -362,8 +364,9 @@ fn read_open_file(
 }
 
 /// Removes `<name>.<anything>.tmp` left by writers that were killed before
-/// they could clean up (ours, or the Python original's `mkstemp` files).
-/// Only called under the file's lock, so no live writer owns one.
+/// they could clean up (ours, or the Python original's `mkstemp` files,
+/// which it also creates under this flock). Only called under the file's
+/// lock, so no live writer owns one.
 fn remove_stale_temps(folder: &Dir, name: &OsStr) {
     let (Some(name), Ok(entries)) = (name.to_str(), folder.entries()) else {
         return;
@@ -464,7 +467,7 @@ mod tests {
     }
 
     #[test]
-    fn taking_the_lock_sweeps_temp_files_of_killed_writers_only() {
+    fn a_write_sweeps_temp_files_of_killed_writers_only() {
         let (tmp, root) = root();
         for stale in [
             "f.json.1a2b.tmp",
@@ -475,7 +478,10 @@ mod tests {
         ] {
             std::fs::write(tmp.path().join(stale), b"").unwrap();
         }
-        drop(root.lock("f.json", Duration::ZERO).unwrap());
+        root.lock("f.json", Duration::ZERO)
+            .unwrap()
+            .replace(b"new")
+            .unwrap();
         let mut left: Vec<_> = std::fs::read_dir(tmp.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -483,7 +489,13 @@ mod tests {
         left.sort();
         assert_eq!(
             left,
-            ["f.json.lock", "f.json.tmp", "f.jsonX.1.tmp", "g.json.1.tmp"]
+            [
+                "f.json",
+                "f.json.lock",
+                "f.json.tmp",
+                "f.jsonX.1.tmp",
+                "g.json.1.tmp"
+            ]
         );
     }
 
