@@ -31,6 +31,6 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
     }
-    let wasm = build_guest(&workspace, "exlab-cache-policy", &[]);
+    let wasm = build_guest(&workspace, "exlab-cache-policy", &[], "guest-build");
     fs::copy(&wasm, &out).expect("copy the policy component");
 }

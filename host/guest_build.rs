@@ -8,11 +8,19 @@ use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
 
-/// Builds one guest package of the workspace for `wasm32-wasip2` and returns
-/// the path of its component.
-pub fn build_guest(workspace: &Path, package: &str, features: &[&str]) -> PathBuf {
+/// Builds one guest package of the workspace for `wasm32-wasip2` in
+/// `<target dir>/<build_dir>` and returns the path of its component.
+///
+/// Each caller needs its own `build_dir`: cargo writes a dependency's cdylib
+/// to the same output path as when it is built on its own, so the fixtures
+/// (which use the policy crate without its export) would overwrite the real
+/// policy component in a shared one.
+pub fn build_guest(workspace: &Path, package: &str, features: &[&str], build_dir: &str) -> PathBuf {
     ensure_target();
-    let target_dir = guest_target_dir(workspace);
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join(build_dir);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
@@ -50,14 +58,6 @@ pub fn build_guest(workspace: &Path, package: &str, features: &[&str]) -> PathBu
         .join(TARGET)
         .join("guest")
         .join(format!("{}.wasm", package.replace('-', "_")))
-}
-
-/// `<workspace target dir>/guest-build`: shared by every profile of the host.
-fn guest_target_dir(workspace: &Path) -> PathBuf {
-    env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"))
-        .join("guest-build")
 }
 
 /// Machines with `RUSTUP_AUTO_INSTALL=0` ignore `rust-toolchain.toml`'s
