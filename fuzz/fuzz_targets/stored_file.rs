@@ -33,9 +33,62 @@ fuzz_target!(|bytes: &[u8]| {
         }
     }
 
+    number_versions_by_their_text(bytes, &decoded);
     equipment_write(bytes, &decoded);
     marker_write(bytes);
 });
+
+/// A stored `schema_version` that is a JSON number: its major is the integer
+/// part of the number as written (SPEC.md section 2), whatever a double
+/// makes of it. Major 1 is a shape fault (a number is not a string), any
+/// other a mismatch carrying the text as stored.
+fn number_versions_by_their_text(
+    bytes: &[u8],
+    decoded: &Result<(Equipment, serde_json::Map<String, Value>), Error>,
+) {
+    type RawMap = std::collections::HashMap<String, Box<serde_json::value::RawValue>>;
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(bytes) else {
+        return;
+    };
+    if !map.get("schema_version").is_some_and(Value::is_number) {
+        return;
+    }
+    let raw = serde_json::from_slice::<RawMap>(bytes).expect("an object is a raw map");
+    let text = raw["schema_version"].get();
+    match (integer_part_is_one(text), decoded) {
+        (true, Err(Error::Validation { field, .. })) => {
+            assert_eq!(field.as_deref(), Some("schema_version"))
+        }
+        (false, Err(Error::SchemaMajorMismatch { found_json, .. })) => {
+            assert_eq!(found_json, text)
+        }
+        (one, other) => panic!("schema_version {text} (major 1: {one}) decoded as {other:?}"),
+    }
+}
+
+/// Whether a JSON number's text has the integer part 1, computed on its
+/// decimal digits: `1`, `1.9999999999999999999`, `0.15e1`, `100e-2`.
+fn integer_part_is_one(text: &str) -> bool {
+    if text.starts_with('-') {
+        return false;
+    }
+    let (mantissa, exp) = match text.find(['e', 'E']) {
+        // An exponent past i64 is a number that is 0 or not read at all.
+        Some(i) => match text[i + 1..].parse::<i64>() {
+            Ok(exp) => (&text[..i], exp),
+            Err(_) => return false,
+        },
+        None => (text, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = [int, frac].concat();
+    // The integer part is digits[..point]; past the digits it would end in 0.
+    let point = i64::try_from(int.len()).unwrap().saturating_add(exp);
+    if point <= 0 || point > i64::try_from(digits.len()).unwrap() {
+        return false;
+    }
+    digits[..usize::try_from(point).unwrap()].trim_start_matches('0') == "1"
+}
 
 fn equipment_write(
     bytes: &[u8],
