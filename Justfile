@@ -89,5 +89,31 @@ load secs="30" threads="4" processes="4":
     EXLAB_LOAD_SECS={{secs}} EXLAB_LOAD_THREADS={{threads}} EXLAB_LOAD_PROCESSES={{processes}} \
         cargo test --release --locked -p exlab-cache --test load -- --nocapture
 
+# libFuzzer on the guest's decode and validation paths (fuzz/, needs the
+# nightly toolchain): each target for SECS seconds; prints the executions.
+# Seeds in fuzz/seeds/<target>, crashes fixed in fuzz/regressions/<target>
+# (both replayed first); what the fuzzer finds goes to the ignored fuzz/corpus.
+fuzz secs="60":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+    summary=""
+    for t in $(cargo +nightly fuzz list); do
+        mkdir -p fuzz/corpus/$t
+        dirs="fuzz/corpus/$t fuzz/seeds/$t"
+        [ -d fuzz/regressions/$t ] && dirs="$dirs fuzz/regressions/$t"
+        log=$(mktemp)
+        echo "== fuzz $t for {{secs}} s"
+        if ! cargo +nightly fuzz run $t $dirs -- -max_total_time={{secs}} >"$log" 2>&1; then
+            tail -n 60 "$log"; echo "fuzz $t: FAILED (input in fuzz/artifacts/$t/)"; exit 1
+        fi
+        done_line=$(grep -E '^Done [0-9]+ runs' "$log" | tail -n 1)
+        echo "fuzz $t: $done_line"
+        summary="$summary"$'\n'"  $t: $done_line"
+        rm -f "$log"
+    done
+    echo "fuzz executions ({{secs}} s per target):$summary"
+
 # All of the above, long versions: the figures of RELIABILITY.md.
 reliability: faults adversarial exclusion (props "20000") (soak "3000") (load "30")

@@ -31,6 +31,43 @@ pub fn require_schema_major(version: Option<&str>, expected_major: u32) -> Resul
     }
 }
 
+/// Whether the JSON number written as `text` has the integer part
+/// `expected`, computed on its decimal digits, not on a double (which makes
+/// `1.99999999999999999999` major 2 and `0.99999999999999999999` major 1).
+pub fn number_major_is(text: &str, expected: u32) -> bool {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = unsigned.split_once(['e', 'E']).unwrap_or((unsigned, "0"));
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = [int, frac].concat();
+    let all_zero = digits.bytes().all(|b| b == b'0');
+    // Where the decimal point falls in `digits`, moved by the exponent.
+    let point = match exponent.parse::<i64>() {
+        Ok(e) => i64::try_from(int.len())
+            .unwrap_or(i64::MAX)
+            .saturating_add(e),
+        Err(_) if exponent.starts_with('-') => 0,
+        Err(_) => i64::MAX,
+    };
+    let len = i64::try_from(digits.len()).unwrap_or(i64::MAX);
+    let integer = if point <= 0 || all_zero {
+        String::new()
+    } else if point <= len {
+        digits[..usize::try_from(point).unwrap_or(usize::MAX)].to_owned()
+    } else if point - len > 20 {
+        return false; // far beyond any u32
+    } else {
+        digits + &"0".repeat(usize::try_from(point - len).unwrap_or(0))
+    };
+    let integer = integer.trim_start_matches('0');
+    if negative && !integer.is_empty() {
+        return false;
+    }
+    digits_equal(integer, expected)
+}
+
 /// What a stored `schema_version` says, before the shape check.
 #[derive(Debug, PartialEq)]
 pub enum Stored {
@@ -43,19 +80,15 @@ pub enum Stored {
 }
 
 /// Classifies a stored `schema_version`: absent/null/`""` is missing; a
-/// number's major is its integer part; a string follows the gate; any other
-/// JSON value has no major.
+/// number's major is its integer part (of the number as re-serialised: a
+/// file's own text goes through [`number_major_is`]); a string follows the
+/// gate; any other JSON value has no major.
 pub fn classify(value: Option<&Value>, expected_major: u32) -> Stored {
     let same = match value {
         None | Some(Value::Null) => return Stored::Missing,
         Some(Value::String(s)) if s.is_empty() => return Stored::Missing,
         Some(Value::String(s)) => require_schema_major(Some(s), expected_major).is_ok(),
-        Some(Value::Number(n)) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => i == i64::from(expected_major),
-            (_, Some(u), _) => u == u64::from(expected_major),
-            (_, _, Some(f)) => f.trunc() == f64::from(expected_major),
-            _ => false,
-        },
+        Some(Value::Number(n)) => number_major_is(&n.to_string(), expected_major),
         Some(_) => false,
     };
     if same {
@@ -109,6 +142,48 @@ mod tests {
     fn huge_majors_do_not_overflow() {
         assert!(gate(Some("100000000000000000000001.0")).is_err());
         assert_eq!(require_schema_major(Some("0.1"), 0), Ok(()));
+    }
+
+    #[test]
+    fn a_number_major_is_the_integer_part_of_its_digits_not_of_a_double() {
+        // Found by the fuzz target stored_file (fuzz/regressions/stored_file).
+        for (text, major) in [
+            ("1", 1),
+            ("1.99999999999999999999", 1),
+            ("0.99999999999999999999", 0),
+            ("1.5", 1),
+            ("0.15e1", 1),
+            ("15E-1", 1),
+            ("100e-2", 1),
+            ("1e0", 1),
+            ("2.50", 2),
+            ("1e1", 10),
+            ("0", 0),
+            ("-0", 0),
+            ("-0.5", 0),
+            ("0e99999999999999999999", 0),
+            ("5e-99999999999999999999", 0),
+            ("0.000001e6", 1),
+        ] {
+            assert!(number_major_is(text, major), "{text} has major {major}");
+            for other in [0, 1, 2, 10] {
+                if other != major {
+                    assert!(!number_major_is(text, other), "{text} is not major {other}");
+                }
+            }
+        }
+        for never in [
+            "-1",
+            "-1.5",
+            "1e99999999999999999999",
+            "1e30",
+            "18446744073709551617",
+        ] {
+            for expected in [0, 1, 2, u32::MAX] {
+                assert!(!number_major_is(never, expected), "{never}");
+            }
+        }
+        assert!(number_major_is("4294967295.9", u32::MAX));
     }
 
     #[test]

@@ -8,6 +8,8 @@
 
 pub mod error;
 pub mod gate;
+#[cfg(any(test, feature = "testing"))]
+pub mod memory;
 pub mod policy;
 pub mod records;
 pub mod time;

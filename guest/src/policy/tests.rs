@@ -1,65 +1,14 @@
 //! The policy's flows against an in-memory `Env` with an injected clock.
 
 use super::*;
-use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
-
-#[derive(Default)]
-struct MemEnv {
-    files: RefCell<BTreeMap<String, Vec<u8>>>,
-    now: Cell<i64>,
-    warnings: RefCell<Vec<String>>,
-    locks_taken: Cell<u32>,
-    clock_reads: Cell<u32>,
-}
-
-struct MemLock<'a> {
-    env: &'a MemEnv,
-    path: String,
-}
-
-impl<'a> Env for &'a MemEnv {
-    type Locked = MemLock<'a>;
-    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.files.borrow().get(path).cloned())
-    }
-    fn lock(&self, path: &str) -> Result<MemLock<'a>, Error> {
-        self.locks_taken.set(self.locks_taken.get() + 1);
-        Ok(MemLock {
-            env: self,
-            path: path.to_owned(),
-        })
-    }
-    fn warn(&self, message: &str) {
-        self.warnings.borrow_mut().push(message.to_owned());
-    }
-    fn now(&self) -> i64 {
-        self.clock_reads.set(self.clock_reads.get() + 1);
-        self.now.get()
-    }
-}
-
-impl LockedFile for MemLock<'_> {
-    fn read(&self) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.env.files.borrow().get(&self.path).cloned())
-    }
-    fn replace(&self, contents: &[u8]) -> Result<(), Error> {
-        self.env
-            .files
-            .borrow_mut()
-            .insert(self.path.clone(), contents.to_vec());
-        Ok(())
-    }
-}
+use crate::memory::MemEnv;
 
 const EQ: &str = "CONF_01/.exlab-wizard/equipment.json";
 const MARK: &str = "CONF_01/P/TestRuns/.exlab-wizard/test_runs.json";
 const T0: i64 = 1_776_434_400; // 2026-04-17T14:00:00Z
 
 fn env() -> MemEnv {
-    let env = MemEnv::default();
-    env.now.set(T0);
-    env
+    MemEnv::at(T0)
 }
 
 fn input(label: &str) -> String {
