@@ -8,7 +8,8 @@
 
 pub mod error;
 pub mod gate;
-#[cfg(any(test, feature = "testing"))]
+// Native builds only (tests, property tests, fuzz targets): never in the component.
+#[cfg(any(test, feature = "testing", not(target_arch = "wasm32")))]
 pub mod memory;
 pub mod policy;
 pub mod records;

@@ -1,6 +1,6 @@
-//! An in-memory [`Env`](crate::policy::Env) with an injected clock, for
-//! tests and fuzz targets (feature `testing`; always in this crate's unit
-//! tests). Not part of the component.
+//! An in-memory [`Env`](crate::policy::Env) with an injected clock, for the
+//! unit tests, property tests and fuzz targets. Compiled natively only, never
+//! into the component.
 
 use crate::policy::{Env, LockedFile};
 use crate::Error;

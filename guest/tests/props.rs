@@ -15,70 +15,16 @@
 //! `just props` runs many more). Seeds of failures found are committed in
 //! `tests/props.proptest-regressions` and replayed first.
 
-use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
-
-use exlab_cache_policy::policy::{self, Env, LockedFile};
+use exlab_cache_policy::memory::MemEnv;
+use exlab_cache_policy::policy;
 use exlab_cache_policy::records::{self, MarkerKind};
 use exlab_cache_policy::{time, Error};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-#[derive(Default)]
-struct MemEnv {
-    files: RefCell<BTreeMap<String, Vec<u8>>>,
-    now: Cell<i64>,
-    warnings: RefCell<Vec<String>>,
-    locks_taken: Cell<u32>,
-}
-
-struct MemLock<'a> {
-    env: &'a MemEnv,
-    path: String,
-}
-
-impl<'a> Env for &'a MemEnv {
-    type Locked = MemLock<'a>;
-    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.files.borrow().get(path).cloned())
-    }
-    fn lock(&self, path: &str) -> Result<MemLock<'a>, Error> {
-        self.locks_taken.set(self.locks_taken.get() + 1);
-        Ok(MemLock {
-            env: self,
-            path: path.to_owned(),
-        })
-    }
-    fn warn(&self, message: &str) {
-        self.warnings.borrow_mut().push(message.to_owned());
-    }
-    fn now(&self) -> i64 {
-        self.now.get()
-    }
-}
-
-impl LockedFile for MemLock<'_> {
-    fn read(&self) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.env.files.borrow().get(&self.path).cloned())
-    }
-    fn replace(&self, contents: &[u8]) -> Result<(), Error> {
-        self.env
-            .files
-            .borrow_mut()
-            .insert(self.path.clone(), contents.to_vec());
-        Ok(())
-    }
-}
-
 const EQ: &str = "E/.exlab-wizard/equipment.json";
 const MARK: &str = "E/P/Runs/.exlab-wizard/runs.json";
 const T0: i64 = 1_776_434_400;
-
-fn env_at(now: i64) -> MemEnv {
-    let env = MemEnv::default();
-    env.now.set(now);
-    env
-}
 
 /// The typed errors a decode of a stored file may give.
 fn is_decode_outcome(e: &Error) -> bool {
@@ -271,7 +217,7 @@ proptest! {
                 prop_assert!(is_decode_outcome(&e), "{e:?}");
             }
         }
-        let env = env_at(T0);
+        let env = MemEnv::at(T0);
         env.files.borrow_mut().insert(EQ.into(), bytes.clone());
         match policy::read_equipment(&&env, EQ) {
             Ok(record) => prop_assert_eq!(Ok(record), records::decode_equipment(&bytes).map(|r| r.0)),
@@ -287,7 +233,7 @@ proptest! {
         label in any::<String>(),
         now in 0i64..253_402_300_799,
     ) {
-        let env = env_at(now);
+        let env = MemEnv::at(now);
         env.files.borrow_mut().insert(EQ.into(), bytes.clone());
         let input = json!({"id": "E_1", "label": label, "configured_local_root": "/l",
                            "configured_nas_root": "//n"}).to_string();
@@ -341,7 +287,7 @@ proptest! {
             stored += &format!(r#", "u{i}" : {n} , "nested{i}": {{"v": [ {n} ]}}"#);
         }
         stored += "}";
-        let env = env_at(T0);
+        let env = MemEnv::at(T0);
         env.files.borrow_mut().insert(EQ.into(), stored.into_bytes());
         let input = json!({"id": "E_1", "label": label, "configured_local_root": "/l",
                            "configured_nas_root": "//n"}).to_string();
@@ -357,7 +303,7 @@ proptest! {
     /// nothing written) or a record that reads back equal.
     #[test]
     fn any_equipment_input_is_refused_untouched_or_reads_back_equal(input in equipment_input()) {
-        let env = env_at(T0);
+        let env = MemEnv::at(T0);
         match policy::write_equipment(&&env, EQ, &input) {
             Err(e) => {
                 prop_assert!(matches!(e, Error::Validation { .. }), "{e:?}");
@@ -377,7 +323,7 @@ proptest! {
     fn any_marker_input_is_refused_untouched_or_written_once(
         inputs in prop::collection::vec(marker_input(), 1..6),
     ) {
-        let env = env_at(T0);
+        let env = MemEnv::at(T0);
         let mut written: Option<Vec<u8>> = None;
         for input in inputs {
             let before = env.files.borrow().get(MARK).cloned();
@@ -415,7 +361,7 @@ proptest! {
         start in 0i64..200_000_000_000,
         steps in prop::collection::vec((0i64..100_000_000, equipment_input(), any::<bool>()), 1..12),
     ) {
-        let env = env_at(start);
+        let env = MemEnv::at(start);
         let mut first: Option<String> = None;
         let mut last = String::new();
         for (delta, input, read) in steps {
