@@ -83,7 +83,7 @@ impl exlab::cache::storage::HostLockedFile for CallState {
     }
 
     fn drop(&mut self, file: Resource<FileLock>) -> wasmtime::Result<()> {
-        // Dropping the FileLock closes its lock file: the flock is released.
+        // Dropping the FileLock unlocks its lock file and closes it.
         self.table.delete(file)?;
         Ok(())
     }

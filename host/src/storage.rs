@@ -193,20 +193,29 @@ impl Root {
             folder,
             name: name.to_owned(),
             path: path.to_owned(),
-            _lock: lock_file,
+            lock_file,
             faults: self.faults.clone(),
         })
     }
 }
 
-/// A file held under its exclusive lock; dropping it releases the lock
-/// (closing the lock file's descriptor drops the flock).
+/// A file held under its exclusive lock; dropping it releases the lock.
 pub struct FileLock {
     folder: Dir,
     name: std::ffi::OsString,
     path: String,
-    _lock: std::fs::File,
+    lock_file: std::fs::File,
     faults: Option<Arc<dyn Faults>>,
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // Unlock before the descriptor closes. A flock belongs to the open
+        // file description, and a child that another thread forked holds a
+        // copy of it until it execs: closing alone would leave the lock held
+        // until then.
+        let _ = fs4::FileExt::unlock(&self.lock_file);
+    }
 }
 
 impl FileLock {
@@ -497,6 +506,18 @@ mod tests {
                 "g.json.1.tmp"
             ]
         );
+    }
+
+    #[test]
+    fn a_dropped_lock_is_free_even_while_a_forked_child_holds_a_copy_of_its_descriptor() {
+        let (_tmp, root) = root();
+        let held = root.lock("f.json", Duration::ZERO).unwrap();
+        // What a child forked by another thread holds until it execs.
+        let child_copy = held.lock_file.try_clone().unwrap();
+        drop(held);
+        root.lock("f.json", Duration::ZERO)
+            .expect("the lock is free once its holder is dropped");
+        drop(child_copy);
     }
 
     #[test]
