@@ -22,14 +22,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::{CacheError, Plugin, PluginPre};
-use crate::{Error, Root, Settings};
+use crate::{sha256_hex, Error, Root, Settings};
 
 /// The WIT interface version this host serves.
 pub const INTERFACE: &str = "exlab:cache@1.0.0";
@@ -115,10 +114,11 @@ impl Policy {
         static BUILTIN: OnceLock<Result<Policy, Error>> = OnceLock::new();
         BUILTIN
             .get_or_init(|| {
-                let interface = crate::version::check_interface(BUILTIN_POLICY)?;
+                // Built from wit/since_v1.0.0 (version.rs's tests pin it): no
+                // need to parse it again at every process start.
                 let sha256 = sha256_hex(BUILTIN_POLICY);
                 let component = precompiled::component(engine(), BUILTIN_POLICY, &sha256);
-                Policy::load(component, sha256, interface)
+                Policy::load(component, sha256, Some(INTERFACE.to_owned()))
             })
             .clone()
     }
@@ -288,13 +288,6 @@ enum NoRoot {
 fn idle_settings() -> &'static Settings {
     static IDLE_SETTINGS: OnceLock<Settings> = OnceLock::new();
     IDLE_SETTINGS.get_or_init(Settings::default)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// A store for one instance of a policy, limits and epoch deadline wired.
