@@ -1,0 +1,242 @@
+//! Storage mechanics, scoped to one root folder.
+//!
+//! Every path a policy names is resolved here, once, against a
+//! `cap_std::fs::Dir` for the root: no ambient path calls. A path that is
+//! absolute outside the root, climbs out with `..`, or leaves through a
+//! symlink is `access_denied`, and nothing outside the root is read, created
+//! or locked. Writes are: flock on `<file>.lock` (the lock Python's
+//! `filelock` takes), temp file `<file>.<random>.tmp` in the same folder,
+//! write, fsync, rename over the file, fsync of the folder; the temp file is
+//! removed on any failure, and temp files orphaned by killed writers are
+//! removed by the next holder of the file's lock. Tests can make any step
+//! fail through [`Faults`].
+//!
+//! One file per job: [`path`] resolves a path inside the root, [`lock`]
+//! takes and releases `<file>.lock`, [`read`] reads a file, [`replace`]
+//! is the durable replace and the sweep of orphaned temp files, and
+//! [`faults`] the test seam.
+
+mod faults;
+mod lock;
+mod path;
+mod read;
+mod replace;
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Error;
+
+pub use faults::{Faults, WriteStep};
+pub use lock::FileLock;
+
+use faults::inject;
+use lock::wait_for_lock;
+use read::read_file;
+
+/// A storage failure, as the policy sees it (`cache-error` of the WIT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StorageError {
+    AccessDenied(String),
+    LockTimeout(String),
+    Io(String),
+}
+
+/// The one folder a cache may touch.
+pub struct Root {
+    dir: Result<Dir, String>,
+    /// Absolute spellings of the root (as given, and with symlinks
+    /// resolved) that an absolute path inside it may start with.
+    absolute: Vec<PathBuf>,
+    /// Test-only fault injection (`None` in production: one branch per step).
+    faults: Option<Arc<dyn Faults>>,
+}
+
+impl Root {
+    /// Opens an existing folder as the root (the only ambient open).
+    pub fn open(path: impl AsRef<Path>) -> Result<Root, Error> {
+        let path = path.as_ref();
+        let dir = Dir::open_ambient_dir(path, ambient_authority())
+            .map_err(|e| Error::io(format!("root {}: {e}", path.display())))?;
+        let absolute = [
+            std::path::absolute(path).ok(),
+            std::fs::canonicalize(path).ok(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Ok(Root {
+            dir: Ok(dir),
+            absolute,
+            faults: None,
+        })
+    }
+
+    /// A root for an already opened capability. With `absolute_path`,
+    /// absolute paths under it are accepted too; without, they are denied.
+    pub fn from_dir(dir: Dir, absolute_path: Option<PathBuf>) -> Root {
+        Root {
+            dir: Ok(dir),
+            absolute: absolute_path.into_iter().collect(),
+            faults: None,
+        }
+    }
+
+    /// A root that is not there (an unmounted disk, say): every call fails
+    /// with `io_error` once its input has been checked, and creates nothing.
+    pub fn unavailable(reason: impl Into<String>) -> Root {
+        Root {
+            dir: Err(reason.into()),
+            absolute: Vec::new(),
+            faults: None,
+        }
+    }
+
+    /// For tests: every step of every write first asks `faults` whether
+    /// it should fail (see [`Faults`]).
+    #[doc(hidden)]
+    pub fn with_faults(mut self, faults: Arc<dyn Faults>) -> Root {
+        self.faults = Some(faults);
+        self
+    }
+
+    fn dir(&self) -> Result<&Dir, StorageError> {
+        self.dir
+            .as_ref()
+            .map_err(|why| StorageError::Io(why.clone()))
+    }
+
+    /// Reads `path` without a lock: `None` when there is no file. Creates
+    /// nothing. Files larger than `max_size` bytes are refused.
+    pub(crate) fn read(&self, path: &str, max_size: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        let root = self.dir()?;
+        let (parent, name) = self.resolve(path)?;
+        // The common case in one open beneath the root; anything unusual
+        // takes the step-by-step way, which says which step failed.
+        match root.open(parent.join(name)) {
+            Ok(file) => return read::read_open_file(file, path, max_size).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(_) => {}
+        }
+        let folder = match open_folder(root, &parent) {
+            Ok(folder) => folder,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(fault("open the folder of", path, e)),
+        };
+        read_file(&folder, name, path, max_size)
+    }
+
+    /// Creates the parent folders of `path`, then takes the exclusive flock
+    /// on `<path>.lock`, waiting at most `timeout` (zero: one try).
+    pub(crate) fn lock(&self, path: &str, timeout: Duration) -> Result<FileLock, StorageError> {
+        let root = self.dir()?;
+        let (parent, name) = self.resolve(path)?;
+        // Usually the folder is there: one open. Otherwise create it first.
+        let folder = match open_folder(root, &parent) {
+            Ok(folder) => folder,
+            Err(e) if is_escape(&e) => return Err(fault("open the folder of", path, e)),
+            Err(_) => {
+                if !parent.as_os_str().is_empty() {
+                    if let Err(e) = root.create_dir_all(&parent) {
+                        // A symlink out of the root reads as "exists" here;
+                        // opening the folder below tells that escape apart.
+                        if e.kind() != io::ErrorKind::AlreadyExists {
+                            return Err(fault("create the folders of", path, e));
+                        }
+                    }
+                }
+                open_folder(root, &parent).map_err(|e| fault("open the folder of", path, e))?
+            }
+        };
+        let mut lock_name = name.to_owned();
+        lock_name.push(".lock");
+        let lock_file = inject(&self.faults, WriteStep::LockOpen, path)
+            .and_then(|()| {
+                folder.open_with(
+                    &lock_name,
+                    OpenOptions::new().read(true).write(true).create(true),
+                )
+            })
+            .map_err(|e| fault("open the lock file of", path, e))?
+            .into_std();
+        wait_for_lock(&lock_file, timeout, path)?;
+        Ok(FileLock {
+            folder,
+            name: name.to_owned(),
+            path: path.to_owned(),
+            lock_file,
+            faults: self.faults.clone(),
+        })
+    }
+}
+
+pub(super) fn open_folder(root: &Dir, parent: &Path) -> io::Result<Dir> {
+    if parent.as_os_str().is_empty() {
+        root.try_clone()
+    } else {
+        root.open_dir(parent)
+    }
+}
+
+pub(super) fn denied(path: &str, why: &str) -> StorageError {
+    StorageError::AccessDenied(format!("{path} {why}"))
+}
+
+/// A cap-std escape (a symlink or `..` that leaves the root) carries no OS
+/// error code; a real EACCES does, and is an `io_error`.
+pub(super) fn is_escape(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::PermissionDenied && e.raw_os_error().is_none()
+}
+
+pub(super) fn fault(step: &str, path: &str, e: io::Error) -> StorageError {
+    if is_escape(&e) {
+        denied(path, "leaves the root (through a symlink)")
+    } else {
+        StorageError::Io(format!("{step} {path}: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn root() -> (tempfile::TempDir, Root) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Root::open(tmp.path()).unwrap();
+        (tmp, root)
+    }
+
+    #[test]
+    fn a_lock_through_a_symlinked_folder_out_of_the_root_is_denied() {
+        let (tmp, root) = root();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), tmp.path().join("link")).unwrap();
+        for path in ["link/f.json", "link/a/f.json"] {
+            let e = root.lock(path, Duration::ZERO).err().unwrap();
+            assert!(matches!(e, StorageError::AccessDenied(_)), "{path}: {e:?}");
+        }
+        std::fs::write(tmp.path().join("file"), b"").unwrap();
+        let e = root.lock("file/f.json", Duration::ZERO).err().unwrap();
+        assert!(matches!(e, StorageError::Io(_)), "{e:?}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_unavailable_root_fails_every_call_as_io() {
+        let root = Root::unavailable("root /nope: missing");
+        assert_eq!(
+            root.read("a", 10),
+            Err(StorageError::Io("root /nope: missing".into()))
+        );
+        assert!(matches!(
+            root.lock("a", Duration::ZERO),
+            Err(StorageError::Io(_))
+        ));
+    }
+}
