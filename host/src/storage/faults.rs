@@ -43,7 +43,11 @@ pub trait Faults: Send + Sync {
 }
 
 #[inline]
-pub(super) fn inject(faults: &Option<Arc<dyn Faults>>, step: WriteStep, path: &str) -> io::Result<()> {
+pub(super) fn inject(
+    faults: &Option<Arc<dyn Faults>>,
+    step: WriteStep,
+    path: &str,
+) -> io::Result<()> {
     match faults {
         None => Ok(()),
         Some(faults) => faults.before(step, path),

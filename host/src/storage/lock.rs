@@ -27,7 +27,11 @@ impl Drop for FileLock {
     }
 }
 
-pub(super) fn wait_for_lock(file: &std::fs::File, timeout: Duration, path: &str) -> Result<(), StorageError> {
+pub(super) fn wait_for_lock(
+    file: &std::fs::File,
+    timeout: Duration,
+    path: &str,
+) -> Result<(), StorageError> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
@@ -51,8 +55,7 @@ pub(super) fn wait_for_lock(file: &std::fs::File, timeout: Duration, path: &str)
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use std::path::Path;
+    use super::super::{Root, StorageError};
     use std::time::Duration;
 
     fn root() -> (tempfile::TempDir, Root) {

@@ -203,8 +203,6 @@ pub(super) fn fault(step: &str, path: &str, e: io::Error) -> StorageError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-    use std::time::Duration;
 
     fn root() -> (tempfile::TempDir, Root) {
         let tmp = tempfile::tempdir().unwrap();

@@ -46,14 +46,11 @@ impl Root {
             .ok_or_else(|| StorageError::Io(format!("{path}: the path names no file")))?;
         Ok((parts.iter().collect(), name))
     }
-
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-    use std::time::Duration;
 
     fn root() -> (tempfile::TempDir, Root) {
         let tmp = tempfile::tempdir().unwrap();

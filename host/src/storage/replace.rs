@@ -96,8 +96,7 @@ fn remove_stale_temps(folder: &Dir, name: &OsStr) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use std::path::Path;
+    use super::super::{Root, StorageError};
     use std::time::Duration;
 
     fn root() -> (tempfile::TempDir, Root) {
