@@ -1,11 +1,12 @@
 """The Python package against the Python original's public API, in one
 process, one run: median microseconds per operation, and the issue's three
 targets (read >= 10x faster, marker no-op >= 20x faster, durable rewrite
-<= 1.2x the native floor of shared/anchors/floor/floor.c).
+<= 1.2x the native floor of $EXLAB_ANCHORS/floor/floor.c).
 
 usage: python python/bench.py [N] [--markdown]
-Set BENCH_DIR to measure on another disk; EXLAB_PY_ORIGINAL to point at
-the original (default: shared/anchors/py-original beside the clone).
+Set BENCH_DIR to measure on another disk. The original and the floor come
+from EXLAB_ANCHORS (README "Outside material"); without them those rows
+are skipped with the reason.
 """
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 import exlab_cache  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-ANCHORS = REPO.parent / "shared" / "anchors"
-PY_ORIGINAL = Path(os.environ.get("EXLAB_PY_ORIGINAL", ANCHORS / "py-original"))
+# Outside material through one variable (README "Outside material").
+ANCHORS = Path(os.environ.get("EXLAB_ANCHORS", REPO.parent / "shared" / "anchors"))
+PY_ORIGINAL = ANCHORS / "py-original"
 FLOOR_C = ANCHORS / "floor" / "floor.c"
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]

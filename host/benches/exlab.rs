@@ -24,7 +24,6 @@ use exlab_cache::{Cache, MarkerKind, Policy, Root, Settings, BUILTIN_POLICY};
 
 const CLI: &str = env!("CARGO_BIN_EXE_exlab-cache");
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-const ANCHORS: &str = "/work/shared/anchors";
 const EQUIPMENT: &str = "CONFOCAL_01/.exlab-wizard/equipment.json";
 const MARKER: &str = "CONFOCAL_01/P/TestRuns/.exlab-wizard/test_runs.json";
 const MARKER_INPUT: &str = r#"{"project":"P","equipment":"CONFOCAL_01"}"#;
@@ -482,7 +481,7 @@ fn run() {
     floor::marker(&floor_marker, &record);
 
     let python = python();
-    let py_original = Path::new(ANCHORS).join("py-original");
+    let py_original = anchors().join("py-original");
     let mut driver = python
         .as_ref()
         .map(|python| PyDriver::start(python, &py_original, &base.join("python-driver")));
@@ -986,9 +985,18 @@ fn serve8(dir: &Path) {
     println!("{}", hwm.unwrap_or_default());
 }
 
+/// Material from outside the repository (the Python original, the C
+/// floor): `$EXLAB_ANCHORS`, else `../shared/anchors` beside the checkout
+/// (README "Outside material"). Rows that need it say so when it is absent.
+fn anchors() -> PathBuf {
+    std::env::var_os("EXLAB_ANCHORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/anchors"))
+}
+
 /// Runs anchors/floor/floor.c when gcc is there.
 fn floor_c(dir: &Path) -> Option<Vec<String>> {
-    let source = Path::new(ANCHORS).join("floor/floor.c");
+    let source = anchors().join("floor/floor.c");
     fs::create_dir_all(dir).ok()?;
     let exe = dir.join("floor");
     let built = Command::new("gcc")

@@ -15,10 +15,11 @@ import pytest
 import exlab_cache
 
 REPO = Path(__file__).resolve().parents[2]
-# The Python original sits in shared/ beside the clone (SPEC.md's anchors).
-PY_ORIGINAL = Path(
-    os.environ.get("EXLAB_PY_ORIGINAL", REPO.parent / "shared" / "anchors" / "py-original")
-)
+# Material from outside the repository (the Python original we replace) is
+# found through one variable, EXLAB_ANCHORS (README "Outside material");
+# the tests that need it skip with the reason when it is absent.
+ANCHORS = Path(os.environ.get("EXLAB_ANCHORS", REPO.parent / "shared" / "anchors"))
+PY_ORIGINAL = ANCHORS / "py-original"
 
 EQUIPMENT = "CONFOCAL_01/.exlab-wizard/equipment.json"
 TEST_RUNS = "CONFOCAL_01/P1/TestRuns/.exlab-wizard/test_runs.json"
@@ -115,9 +116,9 @@ def cache(make_cache: Any, root: Path) -> Any:
 
 @pytest.fixture
 def original() -> Any:
-    """The Python original's package (skips when it is not beside the clone)."""
+    """The Python original's package (skips when EXLAB_ANCHORS lacks it)."""
     if not (PY_ORIGINAL / "exlab_wizard").is_dir():
-        pytest.skip(f"the Python original is not at {PY_ORIGINAL}")
+        pytest.skip(f"the Python original is not at {PY_ORIGINAL} (set EXLAB_ANCHORS)")
     pytest.importorskip("msgspec")
     pytest.importorskip("filelock")
     if str(PY_ORIGINAL) not in sys.path:
