@@ -66,11 +66,11 @@ bench:
 
 # Every step of a write failed in turn (the Faults seam), and a real ENOSPC on a tmpfs.
 faults:
-    cargo test --release --locked -p exlab-cache --test faults -- --nocapture --test-threads=1
+    cargo test --release --locked -p exlab-cache-tests --test faults -- --nocapture --test-threads=1
 
 # KILLS real CLI writers SIGKILLed at random instants; prints the counts.
 soak kills="3000":
-    EXLAB_SOAK_KILLS={{kills}} cargo test --release --locked -p exlab-cache --test crash -- --nocapture
+    EXLAB_SOAK_KILLS={{kills}} cargo test --release --locked -p exlab-cache-tests --test crash -- --nocapture
 
 # Property tests of the guest's decode/validation/stamping paths, CASES per property.
 props cases="20000":
@@ -78,16 +78,16 @@ props cases="20000":
 
 # Hostile guests and files: escapes, held locks, huge files and results, ungranted imports.
 adversarial:
-    cargo test --release --locked -p exlab-cache --test adversarial -- --nocapture
+    cargo test --release --locked -p exlab-cache-tests --test adversarial -- --nocapture
 
 # Exclusion against Python's filelock (uses the filelock package when installed).
 exclusion:
-    cargo test --release --locked -p exlab-cache --test exclusion -- --nocapture
+    cargo test --release --locked -p exlab-cache-tests --test exclusion -- --nocapture
 
 # Mixed load: THREADS threads + PROCESSES processes for SECS seconds; prints rates and latencies.
 load secs="30" threads="4" processes="4":
     EXLAB_LOAD_SECS={{secs}} EXLAB_LOAD_THREADS={{threads}} EXLAB_LOAD_PROCESSES={{processes}} \
-        cargo test --release --locked -p exlab-cache --test load -- --nocapture
+        cargo test --release --locked -p exlab-cache-tests --test load -- --nocapture
 
 # libFuzzer on the guest's decode and validation paths (fuzz/, needs the
 # nightly toolchain): each target for SECS seconds; prints the executions.

@@ -761,7 +761,7 @@ mod tests {
     }
 
     fn fixture(name: &str) -> Policy {
-        Policy::from_bytes(&exlab_cache_fixtures::bytes(name)).unwrap()
+        Policy::from_bytes(&exlab_cache_test_guests::bytes(name)).unwrap()
     }
 
     /// Asserts that `<path>.lock` is free right now.

@@ -16,7 +16,7 @@ from conftest import EQUIPMENT, REPO, equipment
 
 def fixture(name: str) -> str:
     target = os.environ.get("CARGO_TARGET_DIR") or str(REPO / "target")
-    found = glob.glob(os.path.join(target, "*", "build", "exlab-cache-fixtures-*", "out", f"{name}.wasm"))
+    found = glob.glob(os.path.join(target, "*", "build", "exlab-cache-test-guests-*", "out", f"{name}.wasm"))
     if not found:
         pytest.skip(f"fixture guest {name}.wasm not built (the Rust tests build it)")
     return max(found, key=os.path.getmtime)

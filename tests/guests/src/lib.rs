@@ -1,27 +1,43 @@
 //! Policy components that misbehave, for the host's tests. Each is the real
 //! policy (same bindings, same toolchain) with one behaviour changed by a
 //! feature; the host must stop it, release its locks, and keep serving.
-#![cfg(target_arch = "wasm32")]
+//!
+//! Built natively (as the tests' dependency), this crate is only the list of
+//! the built components: [`path`] and [`bytes`].
+
+#[cfg(not(target_arch = "wasm32"))]
+mod built;
+#[cfg(not(target_arch = "wasm32"))]
+pub use built::{bytes, path, FIXTURES};
 
 // Policy-update fixtures (policy 1.1, a broken policy, another interface
 // major) live in their own module.
-#[cfg(any(
-    feature = "policy-1-1",
-    feature = "rewrites-first-seen",
-    feature = "interface-v2"
+#[cfg(all(
+    target_arch = "wasm32",
+    any(
+        feature = "policy-1-1",
+        feature = "rewrites-first-seen",
+        feature = "interface-v2"
+    )
 ))]
 mod updates;
 
 // Hostile guests (issue 4) are hooked into the plugin's equipment write.
-#[cfg(any(feature = "hostile-storage", feature = "ungranted-import"))]
+#[cfg(all(
+    target_arch = "wasm32",
+    any(feature = "hostile-storage", feature = "ungranted-import")
+))]
 mod adversarial;
 
-#[cfg(not(any(
-    feature = "wrong-interface",
-    feature = "policy-1-1",
-    feature = "rewrites-first-seen",
-    feature = "interface-v2"
-)))]
+#[cfg(all(
+    target_arch = "wasm32",
+    not(any(
+        feature = "wrong-interface",
+        feature = "policy-1-1",
+        feature = "rewrites-first-seen",
+        feature = "interface-v2"
+    ))
+))]
 mod plugin {
     use exlab_cache_policy::component::exlab::cache::storage;
     use exlab_cache_policy::component::exlab::cache::types::{
@@ -120,7 +136,7 @@ mod plugin {
 }
 
 /// A component of another world altogether: the host must refuse to load it.
-#[cfg(feature = "wrong-interface")]
+#[cfg(all(target_arch = "wasm32", feature = "wrong-interface"))]
 mod other_world {
     wit_bindgen::generate!({
         inline: "package fixture:other; world other { export run: func() -> u32; }",

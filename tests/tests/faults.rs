@@ -5,15 +5,13 @@
 //! the old file is byte-for-byte intact (or still absent), no `.tmp` file is
 //! left, the lock is released, and the next call succeeds.
 
-mod common;
-
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::*;
 use exlab_cache::{Cache, Faults, MarkerKind, Policy, Root, Settings, WriteStep};
+use exlab_cache_tests::*;
 
 /// Fails one step, once, with one OS error; counts what it injected.
 #[derive(Default)]

@@ -1,12 +1,10 @@
 //! The library as a platform embeds it: thread-safe handles, async
 //! wrappers that keep the runtime free, and an injectable clock.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use exlab_cache::{AsyncCache, Cache, MarkerKind, Policy, Root, Settings};
+use exlab_cache_tests::*;
 
 #[test]
 fn handles_are_send_and_sync() {

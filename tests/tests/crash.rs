@@ -7,15 +7,13 @@
 //! The suite runs a short version; `just soak` sets `EXLAB_SOAK_KILLS` to
 //! run thousands and prints the counts.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
 use exlab_cache::{Cache, MarkerKind};
+use exlab_cache_tests::*;
 
 /// Writers per round, all racing for the same files.
 const WRITERS: usize = 4;
@@ -28,7 +26,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn spawn(root: &Path, args: &[&str], stdin: &str) -> Child {
-    let mut child = Command::new(CLI)
+    let mut child = Command::new(cli_exe())
         .arg("--root")
         .arg(root)
         .args(args)

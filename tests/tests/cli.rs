@@ -1,11 +1,9 @@
 //! The CLI as a user runs it (SPEC.md sections 4 to 6): real processes,
 //! stdout, the JSON error on the last stderr line, and exit statuses.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use exlab_cache_tests::*;
 use serde_json::{json, Value};
 
 /// A temp folder to run the CLI in (it is the default root).
@@ -484,7 +482,7 @@ fn edge_cases_of_section_6() {
 fn a_policy_that_does_not_fit_is_refused_before_anything_is_touched() {
     let lab = Lab::new();
     lab.put("garbage.wasm", b"\0asm not really");
-    let wrong = exlab_cache_fixtures::path("wrong-interface");
+    let wrong = exlab_cache_test_guests::path("wrong-interface");
     for policy in [lab.dir().join("garbage.wasm"), wrong] {
         let run = lab.run(
             &[

@@ -4,17 +4,15 @@
 //! Each asserts the exact error, that nothing leaks out of the root, and
 //! that the host serves the next call normally.
 
-mod common;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
 use exlab_cache::{Error, Policy};
+use exlab_cache_tests::*;
 
 fn hostile() -> Policy {
-    Policy::from_bytes(&exlab_cache_fixtures::bytes("hostile-storage")).unwrap()
+    Policy::from_bytes(&exlab_cache_test_guests::bytes("hostile-storage")).unwrap()
 }
 
 fn harness() -> Harness {
@@ -287,7 +285,7 @@ fn a_warning_flood_is_capped() {
 
 #[test]
 fn a_component_importing_an_ungranted_interface_is_refused_at_load() {
-    let e = Policy::from_bytes(&exlab_cache_fixtures::bytes("ungranted-import"))
+    let e = Policy::from_bytes(&exlab_cache_test_guests::bytes("ungranted-import"))
         .err()
         .expect("refused");
     assert_eq!(e.code(), "policy_error");
@@ -300,7 +298,7 @@ fn a_component_importing_an_ungranted_interface_is_refused_at_load() {
     );
     // The CLI refuses it before touching anything, with exit status 9.
     let dir = tempfile::tempdir().unwrap();
-    let fixture = exlab_cache_fixtures::path("ungranted-import");
+    let fixture = exlab_cache_test_guests::path("ungranted-import");
     let run = cli(
         dir.path(),
         &[

@@ -1,12 +1,10 @@
 //! One test per SPEC.md bullet (sections 1 to 3), through the library with
 //! the real policy component and an injected clock.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use exlab_cache::{Error, MarkerKind, Policy};
+use exlab_cache_tests::*;
 use serde_json::{json, Value};
 
 fn field(e: &Error) -> Option<&str> {

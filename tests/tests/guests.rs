@@ -2,15 +2,13 @@
 //! each is stopped with `policy_error`, leaves no lock behind, and the host
 //! goes on serving.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use exlab_cache::{Cache, Error, Policy, Root, Settings};
+use exlab_cache_tests::*;
 
 fn fixture(name: &str) -> Policy {
-    Policy::from_file(exlab_cache_fixtures::path(name)).unwrap()
+    Policy::from_file(exlab_cache_test_guests::path(name)).unwrap()
 }
 
 fn limited(settings: &mut Settings) {
@@ -83,7 +81,7 @@ fn a_guest_that_traps_holding_the_lock_leaves_no_lock_and_its_panic_message_reac
 
 #[test]
 fn a_component_of_another_world_is_refused_at_load() {
-    let e = Policy::from_bytes(&exlab_cache_fixtures::bytes("wrong-interface"))
+    let e = Policy::from_bytes(&exlab_cache_test_guests::bytes("wrong-interface"))
         .err()
         .unwrap();
     assert_eq!(e.code(), "policy_error");
@@ -129,16 +127,16 @@ fn every_fixture_has_a_test() {
             }
         }
     }
-    // The integration tests, and the host's unit tests.
+    // The integration tests, their harness, and the host's unit tests.
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut text = String::new();
-    for dir in ["../tests", "src"] {
+    for dir in ["tests", "src", "../host/src"] {
         sources(&manifest.join(dir), &mut text);
     }
-    for name in exlab_cache_fixtures::FIXTURES {
+    for name in exlab_cache_test_guests::FIXTURES {
         let used = [
-            format!("exlab_cache_fixtures::path(\"{name}\")"),
-            format!("exlab_cache_fixtures::bytes(\"{name}\")"),
+            format!("exlab_cache_test_guests::path(\"{name}\")"),
+            format!("exlab_cache_test_guests::bytes(\"{name}\")"),
             format!("fixture(\"{name}\")"),
         ];
         assert!(

@@ -2,21 +2,19 @@
 //! the conformance gate, policy 1.1 and a broken policy as fixtures, and
 //! watching a policy file.
 
-mod common;
-
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::*;
 use exlab_cache::watch::{PolicyWatcher, Watch, WatchEvent, WatchOptions};
 use exlab_cache::{
     conformance, sha256_hex, version, AllowList, Clock, Error, ManualClock, MarkerKind, Policy,
     BUILTIN_POLICY, INTERFACE,
 };
+use exlab_cache_tests::*;
 
 fn fixture(name: &str) -> std::path::PathBuf {
-    exlab_cache_fixtures::path(name)
+    exlab_cache_test_guests::path(name)
 }
 
 fn long_label(chars: usize) -> String {

@@ -1,11 +1,11 @@
-//! Shared by the integration tests in `tests/`: temp roots, a cache with an
-//! injected clock, and the CLI run as a real process.
-#![allow(dead_code)]
+//! The harness shared by the integration tests in `tests/`: temp roots, a
+//! cache with an injected clock and captured warnings, and the CLI run as a
+//! real process.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use exlab_cache::{Cache, ManualClock, Policy, Root, Settings};
@@ -37,6 +37,12 @@ pub struct Harness {
     pub cache: Cache,
     pub clock: Arc<ManualClock>,
     pub warnings: Arc<Mutex<Vec<String>>>,
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Harness {
@@ -110,8 +116,46 @@ pub fn temp_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The CLI under test.
-pub const CLI: &str = env!("CARGO_BIN_EXE_exlab-cache");
+/// The CLI under test: `exlab-cache` of the profile these tests were built
+/// with, built (or found up to date) by cargo once per test process. Tests
+/// of another crate than the binary's get no `CARGO_BIN_EXE_*`, and a
+/// binary left over from an earlier build must never be what is tested.
+pub fn cli_exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        // target/<profile>/deps/<test binary>
+        let test_exe = std::env::current_exe().unwrap();
+        let profile_dir = test_exe.parent().and_then(Path::parent).unwrap();
+        let profile = profile_dir.file_name().unwrap().to_str().unwrap();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args([
+            "build",
+            "--locked",
+            "-p",
+            "exlab-cache",
+            "--bin",
+            "exlab-cache",
+        ]);
+        match profile {
+            "debug" => {}
+            "release" => {
+                build.arg("--release");
+            }
+            other => {
+                build.args(["--profile", other]);
+            }
+        }
+        let target_dir = profile_dir.parent().unwrap();
+        build
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        let status = build.status().expect("run cargo to build the CLI");
+        assert!(status.success(), "building the exlab-cache CLI failed");
+        profile_dir.join("exlab-cache")
+    })
+}
 
 /// One CLI run: exit status, stdout, stderr.
 pub struct Run {
@@ -140,7 +184,7 @@ impl Run {
 
 /// Starts the CLI in `cwd` with `args`, `stdin` written to it, output piped.
 pub fn spawn_cli(cwd: &Path, args: &[&str], stdin: &str) -> std::process::Child {
-    let mut child = Command::new(CLI)
+    let mut child = Command::new(cli_exe())
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::piped())

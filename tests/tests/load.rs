@@ -10,15 +10,13 @@
 //! `EXLAB_LOAD_PROCESSES` (default 2), `EXLAB_LOAD_SECS` (default 2).
 //! No timing is asserted; `just load` runs a longer one.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
 use exlab_cache::{Cache, MarkerKind, Policy, Root, Settings};
+use exlab_cache_tests::*;
 use serde_json::{json, Value};
 
 const FOLDERS: usize = 40;

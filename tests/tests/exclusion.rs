@@ -5,12 +5,10 @@
 //! `filelock` package when installed, else the very call it makes; skipped
 //! with a printed reason when there is no python3.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use common::*;
+use exlab_cache_tests::*;
 
 const HOLDER: &str = r#"
 import sys

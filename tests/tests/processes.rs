@@ -2,13 +2,11 @@
 //! at random moments. Files are never torn or lost, `first_seen_at` never
 //! changes, exactly one first marker writer wins, no lock stays held.
 
-mod common;
-
 use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
 
-use common::*;
+use exlab_cache_tests::*;
 use serde_json::Value;
 
 /// A CLI process serving `root`.

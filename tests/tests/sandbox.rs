@@ -3,13 +3,11 @@
 //! nothing outside the root is read, created or locked. The guest itself
 //! has no ambient authority.
 
-mod common;
-
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use common::*;
 use exlab_cache::{Cache, MarkerKind, Policy, Root, Settings};
+use exlab_cache_tests::*;
 
 /// A root inside an outer folder holding a file that must stay unreachable.
 struct Jail {
@@ -180,7 +178,8 @@ fn a_root_given_as_a_capability_denies_every_absolute_path() {
 #[test]
 fn the_guest_has_no_ambient_authority() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = Policy::from_file(exlab_cache_fixtures::path("tries-ambient-authority")).unwrap();
+    let policy =
+        Policy::from_file(exlab_cache_test_guests::path("tries-ambient-authority")).unwrap();
     let cache = Cache::new(Root::open(dir.path()).unwrap(), policy, Settings::default());
     // The fixture traps if any of its filesystem, env, args or socket attempts work.
     let written = cache.write_equipment(EQUIPMENT, &equipment_input("L"));
