@@ -26,7 +26,9 @@ demo: build
 test: test-rust test-python
 
 # The Rust workspace's tests (release: the CLI is spawned hundreds of times).
-test-rust:
+# The Python tools come first: some tests drive Python peers (filelock,
+# py-minisign) as real processes.
+test-rust: python-tools
     cargo test --release --locked --workspace
 
 # The Python package's wheel (abi3, CPython 3.9+) into target/wheels. Built
@@ -49,7 +51,7 @@ bench-python: wheel
 [private]
 python-tools:
     [ -x .venv/bin/python ] || python3 -m venv .venv
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check maturin pytest msgspec filelock
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check maturin pytest msgspec filelock py-minisign
 
 # Formatting and lints.
 check:

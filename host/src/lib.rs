@@ -36,6 +36,7 @@ mod provenance;
 mod runtime;
 mod storage;
 pub mod sync;
+pub mod trust;
 pub mod version;
 pub mod watch;
 

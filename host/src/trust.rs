@@ -1,0 +1,565 @@
+//! Trust by key (issue 14): a policy is admitted when a detached minisign
+//! signature (`<policy>.minisig`) by a key of a trust file verifies over its
+//! exact bytes.
+//!
+//! The format is the `minisign` tool's (Ed25519), so a lab signs with
+//! `minisign -Sm policy.wasm` or any compatible library, and the trust file
+//! is its `minisign.pub` files put one after the other. Verification is
+//! `minisign-verify`'s; this module parses the trust file, picks the key the
+//! signature names and turns every refusal into a `policy_error` that says
+//! which file and why.
+//!
+//! Nothing here caches: the caller reads the trust file at each admission,
+//! so a key added or removed takes effect on the next one.
+
+use std::fs::OpenOptions;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use minisign_verify::{PublicKey, Signature};
+
+use crate::Error;
+
+/// The largest trust file read; thousands of keys fit in far less.
+pub const MAX_TRUST_FILE: u64 = 1 << 20;
+
+/// The largest signature file read: a signature is ~300 bytes plus its
+/// one-line trusted comment.
+pub const MAX_SIGNATURE_FILE: u64 = 64 << 10;
+
+/// The suffix of a detached signature beside its policy file.
+pub const SIGNATURE_SUFFIX: &str = ".minisig";
+
+/// One public key of a trust file.
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    id: String,
+    comment: Option<String>,
+    raw: Vec<u8>,
+    key: PublicKey,
+}
+
+impl TrustedKey {
+    /// The key id as minisign prints it: 16 upper-case hex digits.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The text after `untrusted comment:` on the line before the key, if
+    /// there was one. Untrusted: for display only.
+    pub fn comment(&self) -> Option<&str> {
+        self.comment.as_deref()
+    }
+}
+
+/// The public keys a host trusts to sign policies.
+///
+/// As text: one or more keys in the `minisign.pub` format (an optional
+/// `untrusted comment:` line, then the base64 key line); blank lines and
+/// lines starting with `#` are ignored. `cat lab-a.pub lab-b.pub > trusted`
+/// makes a trust file. A malformed line refuses the whole file (fail
+/// closed); a file with no keys trusts nothing.
+#[derive(Debug, Clone)]
+pub struct TrustedKeys {
+    keys: Vec<TrustedKey>,
+    source: String,
+}
+
+impl TrustedKeys {
+    /// Parses the text of a trust file; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<TrustedKeys, Error> {
+        let malformed = |line: usize, why: &str| {
+            Error::policy(format!(
+                "trusted keys {source}, line {line}: {why}; the whole file is refused"
+            ))
+        };
+        let mut keys: Vec<TrustedKey> = Vec::new();
+        // An untrusted comment waits for its key line: (line number, text).
+        let mut pending: Option<(usize, String)> = None;
+        for (n, line) in text.lines().enumerate() {
+            let line_no = n + 1;
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(comment) = line.strip_prefix("untrusted comment:") {
+                if let Some((at, _)) = pending {
+                    return Err(malformed(
+                        at,
+                        "an untrusted comment with no key line after it",
+                    ));
+                }
+                pending = Some((line_no, comment.trim().to_owned()));
+                continue;
+            }
+            // The line itself is never echoed: it may be a secret key pasted
+            // by mistake.
+            let (key, raw) = parse_key_line(line).map_err(|why| malformed(line_no, why))?;
+            let id = key_id(&raw[2..10]);
+            let comment = pending.take().map(|(_, text)| text);
+            match keys.iter().find(|k| k.id == id) {
+                // The same key twice (two copies of one .pub) is harmless.
+                Some(same) if same.raw == raw => {}
+                // Two keys behind one id would make the id ambiguous.
+                Some(_) => {
+                    return Err(malformed(
+                        line_no,
+                        &format!("key id {id} is listed before with a different key"),
+                    ))
+                }
+                None => keys.push(TrustedKey {
+                    id,
+                    comment,
+                    raw,
+                    key,
+                }),
+            }
+        }
+        if let Some((at, _)) = pending {
+            return Err(malformed(
+                at,
+                "an untrusted comment with no key line after it",
+            ));
+        }
+        Ok(TrustedKeys {
+            keys,
+            source: source.to_owned(),
+        })
+    }
+
+    /// Reads a trust file: a regular file of at most [`MAX_TRUST_FILE`]
+    /// bytes. One that cannot be read is a `policy_error`: without its keys a
+    /// host admits nothing.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<TrustedKeys, Error> {
+        let path = path.as_ref();
+        let text = read_small_text(path, MAX_TRUST_FILE).map_err(|e| {
+            Error::policy(format!(
+                "cannot read the trusted keys {}: {e}",
+                path.display()
+            ))
+        })?;
+        TrustedKeys::parse(&text, &path.display().to_string())
+    }
+
+    /// The keys, in the order of the file.
+    pub fn keys(&self) -> &[TrustedKey] {
+        &self.keys
+    }
+
+    /// The key ids, in the order of the file.
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.id.as_str()).collect()
+    }
+
+    /// The key with this id (hex, either case; leading zeros optional, as
+    /// minisign itself omits them).
+    pub fn get(&self, id: &str) -> Option<&TrustedKey> {
+        let wanted = u64::from_str_radix(id, 16).ok()?;
+        self.keys
+            .iter()
+            .find(|k| u64::from_str_radix(&k.id, 16).ok() == Some(wanted))
+    }
+
+    /// How many keys are trusted.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key is trusted (every policy is refused).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// What the keys were read from (the path of the trust file).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// Who signed an admitted policy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Signer {
+    /// The signing key's id, as minisign prints it (16 upper-case hex).
+    pub key_id: String,
+    /// The signature's trusted comment (covered by the signature).
+    pub trusted_comment: String,
+}
+
+/// Where the detached signature of the policy file `policy` is:
+/// `<policy>.minisig`, as `minisign -Sm` writes it.
+pub fn signature_path(policy: &Path) -> PathBuf {
+    let mut path = policy.as_os_str().to_owned();
+    path.push(SIGNATURE_SUFFIX);
+    PathBuf::from(path)
+}
+
+/// Reads the signature beside the policy file `policy`; a missing one is
+/// the refusal "no signature".
+pub fn read_signature(policy: &Path) -> Result<String, Error> {
+    let sig = signature_path(policy);
+    read_small_text(&sig, MAX_SIGNATURE_FILE).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            Error::policy(format!(
+                "policy {}: no signature {} beside it; with trusted keys configured, a policy \
+                 is admitted only when signed by a trusted key; refused before compiling",
+                policy.display(),
+                sig.display()
+            ))
+        } else {
+            Error::policy(format!(
+                "policy {}: cannot read its signature {}: {e}; refused before compiling",
+                policy.display(),
+                sig.display()
+            ))
+        }
+    })
+}
+
+/// Verifies `signature_text` (a `.minisig` file's content) over
+/// `policy_bytes` with the trusted key it names; `source` names the policy
+/// in errors. Prehashed (`ED`) and legacy (`Ed`) signatures are accepted.
+pub fn verify(
+    keys: &TrustedKeys,
+    policy_bytes: &[u8],
+    signature_text: &str,
+    source: &str,
+) -> Result<Signer, Error> {
+    verify_named(keys, policy_bytes, signature_text, source, "its signature")
+}
+
+/// [`verify`] with the signature beside the policy file `policy`
+/// ([`signature_path`]). `policy_bytes` are the bytes the caller read from
+/// `policy` and will compile: those are what is verified.
+pub fn verify_beside(
+    keys: &TrustedKeys,
+    policy: &Path,
+    policy_bytes: &[u8],
+) -> Result<Signer, Error> {
+    let text = read_signature(policy)?;
+    let sig = format!("its signature {}", signature_path(policy).display());
+    verify_named(
+        keys,
+        policy_bytes,
+        &text,
+        &policy.display().to_string(),
+        &sig,
+    )
+}
+
+fn verify_named(
+    keys: &TrustedKeys,
+    policy_bytes: &[u8],
+    signature_text: &str,
+    policy: &str,
+    sig: &str,
+) -> Result<Signer, Error> {
+    let refused =
+        |why: String| Error::policy(format!("policy {policy}: {why}; refused before compiling"));
+    let malformed = |why: &str| refused(format!("{sig} is not a minisign signature ({why})"));
+
+    let signature = Signature::decode(signature_text).map_err(|e| match e {
+        minisign_verify::Error::UnsupportedAlgorithm => {
+            malformed("unknown signature algorithm; expected ED or Ed")
+        }
+        _ => malformed("expected an untrusted comment, the signature line, a trusted comment and the global signature"),
+    })?;
+    // The crate does not expose the key id of a signature: it is bytes 2..10
+    // of the signature line (after the 2-byte algorithm), decoded here.
+    let id = signature_text
+        .lines()
+        .nth(1)
+        .and_then(|line| base64::engine::general_purpose::STANDARD.decode(line).ok())
+        .filter(|bin| bin.len() == 74)
+        .map(|bin| key_id(&bin[2..10]))
+        .ok_or_else(|| malformed("the signature line is not base64"))?;
+
+    let Some(trusted) = keys.keys.iter().find(|k| k.id == id) else {
+        let trusts = if keys.is_empty() {
+            "no keys".to_owned()
+        } else {
+            keys.key_ids().join(", ")
+        };
+        return Err(refused(format!(
+            "signed by key {id}, which is not trusted ({} trusts {trusts})",
+            keys.source
+        )));
+    };
+    // Legacy signatures (`Ed`, over the raw bytes) are what minisign wrote
+    // before 0.8 and are as sound; the crate verifies both.
+    trusted
+        .key
+        .verify(policy_bytes, &signature, true)
+        .map_err(|_| {
+            refused(format!(
+                "{sig} by key {id} does not verify: the policy's bytes or the trusted comment \
+             were changed, or it is the signature of another file"
+            ))
+        })?;
+    Ok(Signer {
+        key_id: id,
+        trusted_comment: signature.trusted_comment().to_owned(),
+    })
+}
+
+/// A base64 minisign public key line: the crate's key and its 42 bytes.
+fn parse_key_line(line: &str) -> Result<(PublicKey, Vec<u8>), &'static str> {
+    let key = PublicKey::from_base64(line).map_err(|e| match e {
+        minisign_verify::Error::UnsupportedAlgorithm => "not an Ed25519 minisign public key",
+        _ => "not a minisign public key (expected the base64 key line of a minisign.pub file)",
+    })?;
+    // Decoded again for the key id, which the crate keeps private.
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(line)
+        .ok()
+        .filter(|raw| raw.len() == 42)
+        .ok_or("not a minisign public key (not canonical base64)")?;
+    Ok((key, raw))
+}
+
+/// minisign prints a key id as a little-endian 64-bit number in hex; we
+/// always print 16 digits (minisign drops leading zeros), so an id has one
+/// width and still contains minisign's spelling of it.
+fn key_id(bytes: &[u8]) -> String {
+    let mut id = [0u8; 8];
+    id.copy_from_slice(bytes);
+    format!("{:016X}", u64::from_le_bytes(id))
+}
+
+/// A regular file of at most `cap` bytes, as UTF-8 text.
+fn read_small_text(path: &Path, cap: u64) -> io::Result<String> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        // Opening a FIFO would block until a writer came; with O_NONBLOCK
+        // it opens at once and is refused below as not a regular file.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    // Checked on the open file: what is checked is what is read.
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(cap + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than the {cap}-byte limit"),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Public keys and signatures made with the minisign 0.11 tool for these
+    // tests (`minisign -G -W`, `minisign -S [-l] -t ...`); no secret key is
+    // kept. The key ids are the ones minisign printed in the comments.
+    const KEY_A: &str = "untrusted comment: minisign public key 7B1D867FD7A2F13A\n\
+                         RWQ68aLXf4Yde4SXX3trGaW3T1NuBkiPqjejcSxVdqyC4KKs1UKAw9if\n";
+    const KEY_B: &str = "untrusted comment: minisign public key F02760C5019B2C3B\n\
+                         RWQ7LJsBxWAn8OwfHOS4+6Ul76O8c3PRVzHvpn1L84DfD2O6oxklbxUm\n";
+    const KEY_B_LINE: &str = "RWQ7LJsBxWAn8OwfHOS4+6Ul76O8c3PRVzHvpn1L84DfD2O6oxklbxUm";
+    const POLICY: &[u8] = b"exlab policy bytes";
+    const SIG_PREHASHED: &str = "untrusted comment: signature from minisign secret key\n\
+        RUQ68aLXf4Yde5P5vSJbOxe4yhhTfNnFzV5TlFNuyoKKGeOkXz1JqWF11bFqquNkEOkcO4gH7IKx4IMzNDTRsUEgDsox8+AchAI=\n\
+        trusted comment: lab A, policy 1.1.0\n\
+        kK1t/lWvrMRDSX0/TLkaM0o2FU8aIdjjtfr7L676iXQrRFmmIeZAr0p1CBQ8EOBXIW+yNZuAcfSCErHu3qn8Dw==\n";
+    const SIG_LEGACY: &str = "untrusted comment: signature from minisign secret key\n\
+        RWQ68aLXf4Yde/HGNTCe3WpVfTMTtl3Bb+00JU6cjA0DZzyzYxySRXPvj4YFbgLo/e9UWzOq3m9CtLgmh2FlSy6R0+3lbPfLzAQ=\n\
+        trusted comment: lab A, legacy\n\
+        icpOiL7uEZEt1INclPFNSbCz5Rx0OAqNeqd1OIkVIpef5ziC56vIKnkVdlnz1XYKMNqgO0hSVDJCmOT3jAcPCg==\n";
+
+    fn refused(e: Error, needles: &[&str]) {
+        assert_eq!(e.code(), "policy_error", "{e:?}");
+        for needle in needles {
+            assert!(e.message().contains(needle), "{needle:?} not in {e}");
+        }
+    }
+
+    #[test]
+    fn a_minisign_pub_file_gives_its_key_id_as_minisign_prints_it() {
+        let keys = TrustedKeys::parse(KEY_A, "trusted.pub").unwrap();
+        assert_eq!(keys.key_ids(), ["7B1D867FD7A2F13A"]);
+        assert_eq!(
+            keys.keys()[0].comment(),
+            Some("minisign public key 7B1D867FD7A2F13A")
+        );
+        assert_eq!(keys.source(), "trusted.pub");
+        assert!(keys.get("7b1d867fd7a2f13a").is_some());
+        assert!(keys.get("7B1D867FD7A2F13B").is_none());
+        assert!(keys.get("not hex").is_none());
+    }
+
+    #[test]
+    fn a_key_id_is_16_digits_even_with_leading_zeros() {
+        assert_eq!(
+            key_id(&[0x83, 0x0b, 0x7a, 0xbb, 0x0e, 0x87, 0x40, 0x03]),
+            "0340870EBB7A0B83"
+        );
+        let mut raw = vec![b'E', b'd'];
+        raw.extend([0x83, 0x0b, 0x7a, 0xbb, 0x0e, 0x87, 0x40, 0x03]);
+        raw.extend([7u8; 32]);
+        let line = base64::engine::general_purpose::STANDARD.encode(raw);
+        let keys = TrustedKeys::parse(&line, "t").unwrap();
+        assert_eq!(keys.key_ids(), ["0340870EBB7A0B83"]);
+        // minisign's own spelling finds it.
+        assert!(keys.get("340870EBB7A0B83").is_some());
+    }
+
+    #[test]
+    fn several_keys_comments_blank_lines_and_a_bare_key_line() {
+        let text =
+            format!("# lab A\n\n{KEY_A}\n   \n# lab B, no comment line\n  {KEY_B_LINE}  \r\n");
+        let keys = TrustedKeys::parse(&text, "trusted").unwrap();
+        assert_eq!(keys.key_ids(), ["7B1D867FD7A2F13A", "F02760C5019B2C3B"]);
+        assert_eq!(keys.keys()[1].comment(), None);
+        // The same key twice is one key.
+        let twice = TrustedKeys::parse(&format!("{KEY_A}{KEY_A}{KEY_B}"), "t").unwrap();
+        assert_eq!(twice.len(), 2);
+    }
+
+    #[test]
+    fn an_empty_file_trusts_nothing() {
+        let keys = TrustedKeys::parse("# all keys revoked\n", "trusted").unwrap();
+        assert!(keys.is_empty());
+        refused(
+            verify(&keys, POLICY, SIG_PREHASHED, "p.wasm").unwrap_err(),
+            &[
+                "p.wasm",
+                "7B1D867FD7A2F13A",
+                "not trusted",
+                "trusts no keys",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_malformed_line_refuses_the_whole_file_naming_the_line() {
+        let cases: &[(String, &str, &str)] = &[
+            (format!("{KEY_A}not a key\n"), "line 3", "not a minisign public key"),
+            // Truncated key line.
+            (format!("# x\n{}\n", &KEY_B_LINE[..40]), "line 2", "not a minisign public key"),
+            // A signature line is base64 too, but not a key.
+            (format!("{}\n", SIG_PREHASHED.lines().nth(1).unwrap()), "line 1", "not a minisign public key"),
+            // Two comments in a row, and a comment at the end.
+            (format!("untrusted comment: a\n{KEY_B}"), "line 1", "no key line after it"),
+            (format!("{KEY_A}untrusted comment: dangling\n"), "line 3", "no key line after it"),
+            // The algorithm bytes of a key must be "Ed".
+            ("RWR0lPHhGyn/SDQ495tXjGLS5iUqaTOKSOpDRAMvGYD6XjHKoAMGPlZ3\nQUJ0lPHhGyn/SDQ495tXjGLS5iUqaTOKSOpDRAMvGYD6XjHKoAMGPlZ3\n".into(), "line 2", "not an Ed25519"),
+        ];
+        for (text, line, why) in cases {
+            let e = TrustedKeys::parse(text, "/etc/exlab/trusted.pub").unwrap_err();
+            refused(
+                e,
+                &[
+                    "/etc/exlab/trusted.pub",
+                    line,
+                    why,
+                    "the whole file is refused",
+                ],
+            );
+        }
+        // One key id with two different keys is ambiguous.
+        let a_line = KEY_A.lines().nth(1).unwrap();
+        let mut raw = base64::engine::general_purpose::STANDARD
+            .decode(a_line)
+            .unwrap();
+        raw[41] ^= 1;
+        let forged = base64::engine::general_purpose::STANDARD.encode(raw);
+        let e = TrustedKeys::parse(&format!("{KEY_A}{forged}\n"), "t").unwrap_err();
+        refused(e, &["line 3", "key id 7B1D867FD7A2F13A is listed before"]);
+    }
+
+    #[test]
+    fn the_refused_line_is_not_echoed() {
+        let secret_looking = "RWRTY0IyEXAMPLEONLYnotarealsecretkey";
+        let e = TrustedKeys::parse(secret_looking, "t").unwrap_err();
+        assert!(!e.message().contains(secret_looking), "{e}");
+    }
+
+    #[test]
+    fn prehashed_and_legacy_signatures_verify_and_report_the_signer() {
+        let keys = TrustedKeys::parse(&format!("{KEY_B}{KEY_A}"), "trusted").unwrap();
+        let signer = verify(&keys, POLICY, SIG_PREHASHED, "p.wasm").unwrap();
+        assert_eq!(
+            signer,
+            Signer {
+                key_id: "7B1D867FD7A2F13A".into(),
+                trusted_comment: "lab A, policy 1.1.0".into()
+            }
+        );
+        let legacy = verify(&keys, POLICY, SIG_LEGACY, "p.wasm").unwrap();
+        assert_eq!(legacy.trusted_comment, "lab A, legacy");
+    }
+
+    #[test]
+    fn each_refusal_says_why() {
+        let keys = TrustedKeys::parse(KEY_A, "trusted").unwrap();
+        refused(
+            verify(&keys, b"exlab policy bytez", SIG_PREHASHED, "p.wasm").unwrap_err(),
+            &["policy p.wasm", "by key 7B1D867FD7A2F13A does not verify"],
+        );
+        // The trusted comment is covered by the global signature.
+        let relabelled = SIG_PREHASHED.replace("policy 1.1.0", "policy 9.9.9");
+        refused(
+            verify(&keys, POLICY, &relabelled, "p.wasm").unwrap_err(),
+            &["does not verify"],
+        );
+        let only_b = TrustedKeys::parse(KEY_B, "trusted").unwrap();
+        refused(
+            verify(&only_b, POLICY, SIG_PREHASHED, "p.wasm").unwrap_err(),
+            &["signed by key 7B1D867FD7A2F13A, which is not trusted (trusted trusts F02760C5019B2C3B)"],
+        );
+        for garbage in ["", "just text\n", &SIG_PREHASHED[..120]] {
+            refused(
+                verify(&keys, POLICY, garbage, "p.wasm").unwrap_err(),
+                &["policy p.wasm", "is not a minisign signature"],
+            );
+        }
+    }
+
+    #[test]
+    fn the_signature_of_a_file_is_beside_it() {
+        assert_eq!(
+            signature_path(Path::new("/etc/exlab/policy.wasm")),
+            Path::new("/etc/exlab/policy.wasm.minisig")
+        );
+    }
+
+    #[test]
+    fn files_read_are_regular_and_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = TrustedKeys::from_file(dir.path()).unwrap_err();
+        refused(e, &["cannot read the trusted keys", "not a regular file"]);
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'#'; MAX_TRUST_FILE as usize + 1]).unwrap();
+        refused(TrustedKeys::from_file(&big).unwrap_err(), &["limit"]);
+        // A FIFO is refused at once rather than waited on for a writer.
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let fifo = dir.path().join("fifo");
+            let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            refused(
+                TrustedKeys::from_file(&fifo).unwrap_err(),
+                &["not a regular file"],
+            );
+        }
+        let missing = dir.path().join("policy.wasm");
+        refused(
+            verify_beside(&TrustedKeys::parse(KEY_A, "t").unwrap(), &missing, POLICY).unwrap_err(),
+            &["no signature", "policy.wasm.minisig"],
+        );
+    }
+}
