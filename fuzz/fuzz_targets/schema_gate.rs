@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(other) => panic!("{other:?}"),
     }
-    let stored = classify(Some(&Value::String(version.to_owned())), expected);
+    let stored = classify(Some(&Value::String(version.to_owned()).to_string()), expected);
     let want = if version.is_empty() {
         Stored::Missing
     } else if should_pass {

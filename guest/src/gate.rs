@@ -1,7 +1,7 @@
 //! The schema-major gate (§11.9.2 reader rule 3) and how a stored
 //! `schema_version` is classified before a file's shape is checked.
 
-use crate::Error;
+use crate::{json, Error};
 use serde_json::Value;
 
 /// The major of a version string: the ASCII digits before its first `.` (the
@@ -79,17 +79,25 @@ pub enum Stored {
     SameMajor,
 }
 
-/// Classifies a stored `schema_version`: absent/null/`""` is missing; a
-/// number's major is its integer part (of the number as re-serialised: a
-/// file's own text goes through [`number_major_is`]); a string follows the
-/// gate; any other JSON value has no major.
-pub fn classify(value: Option<&Value>, expected_major: u32) -> Stored {
-    let same = match value {
-        None | Some(Value::Null) => return Stored::Missing,
-        Some(Value::String(s)) if s.is_empty() => return Stored::Missing,
-        Some(Value::String(s)) => require_schema_major(Some(s), expected_major).is_ok(),
-        Some(Value::Number(n)) => number_major_is(&n.to_string(), expected_major),
-        Some(_) => false,
+/// Classifies a stored `schema_version`, given as its JSON text:
+/// absent/null/`""` is missing; a number's major is the integer part of its
+/// digits as stored ([`number_major_is`]); a string follows the gate; any
+/// other JSON value has no major.
+pub fn classify(json: Option<&str>, expected_major: u32) -> Stored {
+    let Some(json) = json else {
+        return Stored::Missing;
+    };
+    let same = match json.as_bytes().first() {
+        Some(b'n') => return Stored::Missing,
+        Some(b'"') => {
+            let version = json::string_value(json);
+            if version.is_empty() {
+                return Stored::Missing;
+            }
+            require_schema_major(Some(&version), expected_major).is_ok()
+        }
+        Some(b'-' | b'0'..=b'9') => number_major_is(json, expected_major),
+        _ => false,
     };
     if same {
         Stored::SameMajor
@@ -188,7 +196,7 @@ mod tests {
 
     #[test]
     fn stored_versions_are_classified_in_spec_order() {
-        let c = |v: Value| classify(Some(&v), 1);
+        let c = |v: Value| classify(Some(&v.to_string()), 1);
         assert_eq!(classify(None, 1), Stored::Missing);
         assert_eq!(c(Value::Null), Stored::Missing);
         assert_eq!(c(json!("")), Stored::Missing);
@@ -203,5 +211,9 @@ mod tests {
         assert_eq!(c(json!(true)), Stored::OtherMajor);
         assert_eq!(c(json!([1])), Stored::OtherMajor);
         assert_eq!(c(json!({"a": 1})), Stored::OtherMajor);
+        // As stored: a lone surrogate reads as U+FFFD, which is no major.
+        assert_eq!(classify(Some(r#""1.\ud800""#), 1), Stored::SameMajor);
+        assert_eq!(classify(Some(r#""\ud800""#), 1), Stored::OtherMajor);
+        assert_eq!(classify(Some(r#""\u0031.5""#), 1), Stored::SameMajor);
     }
 }

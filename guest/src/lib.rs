@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod gate;
+pub mod json;
 // Native builds only (tests, property tests, fuzz targets): never in the component.
 #[cfg(any(test, feature = "testing", not(target_arch = "wasm32")))]
 pub mod memory;

@@ -4,6 +4,7 @@
 //! Checks run in the order of SPEC.md section 4: input first (nothing is
 //! touched for bad input), then the storage calls (path, lock, file).
 
+use crate::json::Document;
 use crate::records::{
     self, decode_equipment, decode_marker, parse_equipment_input, parse_marker_input, Equipment,
     Marker, MarkerKind,
@@ -54,14 +55,28 @@ pub fn write_equipment<E: Env>(
     input_json: &str,
 ) -> Result<EquipmentWritten, Error> {
     let input = parse_equipment_input(input_json)?;
+    // Stamped for real under the lock; a stamp's length is all that counts here.
+    let mut record = Equipment {
+        schema_version: "1.0".to_owned(),
+        id: input.id,
+        label: input.label,
+        configured_local_root: input.configured_local_root,
+        configured_nas_root: input.configured_nas_root,
+        first_seen_at: STAMP_SIZED.to_owned(),
+        last_modified_at: STAMP_SIZED.to_owned(),
+    };
+    let caller_fields = [
+        ("id", &record.id),
+        ("label", &record.label),
+        ("configured_local_root", &record.configured_local_root),
+        ("configured_nas_root", &record.configured_nas_root),
+    ];
+    check_fits(&records::to_compact_json(&record.to_map()), &caller_fields)?;
     let file = env.lock(path)?;
     let existing = match file.read()? {
         None => None,
         Some(bytes) => match decode_equipment(&bytes) {
-            Ok((found, map)) => Some((
-                found,
-                records::unknown_fields_verbatim(&bytes, &map, &Equipment::FIELDS),
-            )),
+            Ok(found) => Some(found),
             Err(e @ Error::SchemaMajorMismatch { .. }) => {
                 return Err(e.context(&format!("{path} left untouched")))
             }
@@ -80,27 +95,65 @@ pub fn write_equipment<E: Env>(
         },
     };
     let now = time::format_utc(env.now());
-    let (schema_version, first_seen_at, unknown) = match existing {
-        Some((old, unknown)) => (
-            records::rewrite_schema_version(&old.schema_version),
-            old.first_seen_at,
-            unknown,
-        ),
-        None => ("1.0".to_owned(), now.clone(), Vec::new()),
+    let unknown = match existing {
+        Some((old, unknown)) => {
+            record.schema_version = records::rewrite_schema_version(&old.schema_version);
+            record.first_seen_at = old.first_seen_at;
+            unknown
+        }
+        None => {
+            record.first_seen_at = now.clone();
+            Vec::new()
+        }
     };
-    let record = Equipment {
-        schema_version,
-        id: input.id,
-        label: input.label,
-        configured_local_root: input.configured_local_root,
-        configured_nas_root: input.configured_nas_root,
-        first_seen_at,
-        last_modified_at: now,
-    };
+    record.last_modified_at = now;
     // Unknown fields follow the known ones, as stored (never re-encoded).
     let document = records::to_compact_json_with(&record.to_map(), &unknown);
+    if document.len() > records::DOCUMENT_LIMIT {
+        // The caller's fields fit: what is kept from the file makes it too big.
+        return Err(Error::invalid(
+            None,
+            format!(
+                "{path} left untouched: the rewrite would be {} bytes with what it keeps from the \
+                 file, over the {}-byte limit of a file this policy writes",
+                document.len(),
+                records::DOCUMENT_LIMIT
+            ),
+        ));
+    }
     file.replace(document.as_bytes())?;
     Ok(EquipmentWritten { record, document })
+}
+
+/// Any stamp (`YYYY-MM-DDTHH:MM:SSZ`): a stand-in of the right length for
+/// the size check before the lock, when the clock is not yet read.
+const STAMP_SIZED: &str = "0000-00-00T00:00:00Z";
+
+/// Refuses, before the lock, a document that could not be read back: over
+/// [`records::DOCUMENT_LIMIT`], it names the longest of the caller's
+/// `fields` (by its size in the document; of equal ones, the first in file
+/// order, as for any other invalid input).
+fn check_fits(document: &str, fields: &[(&str, &String)]) -> Result<(), Error> {
+    if document.len() <= records::DOCUMENT_LIMIT {
+        return Ok(());
+    }
+    let encoded_len = |value: &String| Value::from(value.as_str()).to_string().len();
+    // `max_by_key` keeps the last of equal maxima: search from the end.
+    let (field, value) = fields
+        .iter()
+        .rev()
+        .max_by_key(|(_, value)| encoded_len(value))
+        .expect("a document has caller fields");
+    Err(Error::invalid(
+        Some(field),
+        format!(
+            "{field} is too long ({} bytes as JSON): the document would be {} bytes, over the \
+             {}-byte limit of a file this policy writes (and can read back)",
+            encoded_len(value),
+            document.len(),
+            records::DOCUMENT_LIMIT
+        ),
+    ))
 }
 
 /// Reads `equipment.json` without a lock.
@@ -121,10 +174,28 @@ pub fn write_marker<E: Env>(
     input_json: &str,
 ) -> Result<MarkerWritten, Error> {
     let input = parse_marker_input(kind, input_json)?;
+    let mut marker = Marker {
+        schema_version: "1.0".to_owned(),
+        run_kind: kind.run_kind().to_owned(),
+        created_at: input
+            .created_at
+            .clone()
+            .unwrap_or_else(|| STAMP_SIZED.to_owned()),
+        project: input.project,
+        equipment: input.equipment,
+    };
+    let caller_fields = [
+        ("created_at", &marker.created_at),
+        ("project", &marker.project),
+        ("equipment", &marker.equipment),
+    ];
+    check_fits(&records::to_compact_json(&marker.to_map()), &caller_fields)?;
     let file = env.lock(path)?;
     if let Some(bytes) = file.read()? {
-        let document = match serde_json::from_slice::<Value>(&bytes) {
-            Ok(value) => Some(value.to_string()),
+        // As on disk, but for insignificant whitespace: keys in file order,
+        // numbers and escapes as written.
+        let document = match Document::scan(&bytes) {
+            Ok(doc) => Some(doc.into_compact()),
             Err(e) => {
                 env.warn(&format!(
                     "{path}: existing {} is not JSON ({e}); left as it is",
@@ -138,15 +209,9 @@ pub fn write_marker<E: Env>(
             document,
         });
     }
-    let marker = Marker {
-        schema_version: "1.0".to_owned(),
-        run_kind: kind.run_kind().to_owned(),
-        created_at: input
-            .created_at
-            .unwrap_or_else(|| time::format_utc(env.now())),
-        project: input.project,
-        equipment: input.equipment,
-    };
+    if input.created_at.is_none() {
+        marker.created_at = time::format_utc(env.now());
+    }
     let document = records::to_compact_json(&marker.to_map());
     file.replace(document.as_bytes())?;
     Ok(MarkerWritten {

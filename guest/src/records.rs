@@ -2,11 +2,19 @@
 //! what is on disk (gate first, then shape), and validating caller input.
 
 use crate::gate::{self, Stored};
+use crate::json::{self, Document};
 use crate::{time, Error};
 use serde_json::{Map, Value};
 
 /// The schema major this policy reads and writes.
 pub const MAJOR: u32 = 1;
+
+/// The largest file this policy writes, in bytes: the host's default read
+/// limit (`Settings::max_file_size`), so that every file it writes can be
+/// read back (issue 10, point 4). The WIT does not tell the policy the
+/// host's configured limit; this is the whole compact document, stamps and
+/// fields kept from disk included.
+pub const DOCUMENT_LIMIT: usize = 1 << 20;
 
 /// `equipment.json`: the known fields, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,45 +122,27 @@ fn to_map(fields: &[&str], values: &[&String]) -> Map<String, Value> {
 
 /// Compact JSON (no spaces, no trailing newline), keys in insertion order.
 pub fn to_compact_json(map: &Map<String, Value>) -> String {
-    Value::Object(map.clone()).to_string()
+    serde_json::to_string(map).expect("a JSON map serializes")
 }
 
-/// The fields of a stored JSON object (`map`, decoded from `bytes`) whose
-/// keys are not in `known`, in file order, each with its JSON text exactly
-/// as stored but for insignificant whitespace. A rewrite that keeps them
-/// this way never rounds a number this policy cannot hold exactly (a
-/// 30-digit serial, `1e400` aside: that is not a file it reads).
-pub fn unknown_fields_verbatim(
-    bytes: &[u8],
-    map: &Map<String, Value>,
-    known: &[&str],
-) -> Vec<(String, String)> {
-    type RawMap = std::collections::HashMap<String, Box<serde_json::value::RawValue>>;
-    let raw = serde_json::from_slice::<RawMap>(bytes).unwrap_or_default();
-    map.iter()
-        .filter(|(key, _)| !known.contains(&key.as_str()))
-        .map(|(key, value)| {
-            let text = raw
-                .get(key)
-                .map(|v| strip_whitespace(v.get()))
-                .unwrap_or_else(|| value.to_string());
-            (key.clone(), text)
-        })
-        .collect()
-}
+/// A field kept from disk by a rewrite: its key's string literal and its
+/// value's JSON text, both as stored but for insignificant whitespace. Never
+/// re-encoded, so a 30-digit serial stays exact, a lone surrogate escape
+/// stays as written, and any nesting depth survives.
+pub type KeptField = (String, String);
 
-/// Compact JSON of `map`, then the `extra` fields given as JSON text.
-pub fn to_compact_json_with(map: &Map<String, Value>, extra: &[(String, String)]) -> String {
+/// Compact JSON of `map`, then the `kept` fields as their JSON text.
+pub fn to_compact_json_with(map: &Map<String, Value>, kept: &[KeptField]) -> String {
     let mut out = to_compact_json(map);
-    if extra.is_empty() {
+    if kept.is_empty() {
         return out;
     }
     out.pop(); // the closing brace
-    for (key, text) in extra {
+    for (key, text) in kept {
         if out.len() > 1 {
             out.push(',');
         }
-        out.push_str(&Value::String(key.clone()).to_string());
+        out.push_str(key);
         out.push(':');
         out.push_str(text);
     }
@@ -160,95 +150,66 @@ pub fn to_compact_json_with(map: &Map<String, Value>, extra: &[(String, String)]
     out
 }
 
-/// Valid JSON text without the whitespace between its tokens.
-fn strip_whitespace(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for c in json.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            in_string = c == '"';
-            out.push(c);
-        }
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------
 // On disk: JSON, then the schema gate, then the shape.
 // ---------------------------------------------------------------------------
 
-/// Decodes a stored file into its JSON object: `decode_error` if it is not
+/// Scans a stored file once into its document: `decode_error` if it is not
 /// JSON, `schema_major_mismatch` for another major (checked before the
 /// shape), `validation_error` if it is not an object or has no version.
-pub fn stored_object(bytes: &[u8]) -> Result<Map<String, Value>, Error> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::Decode(format!("not JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(Error::invalid(None, "not a JSON object"));
-    };
-    let version = map.get("schema_version");
-    let stored = match version {
-        // A number's major is that of its digits as stored, not of a double.
-        Some(Value::Number(_)) => {
-            let text = stored_text(bytes, "schema_version", version);
-            if gate::number_major_is(&text, MAJOR) {
-                Stored::SameMajor
-            } else {
-                Stored::OtherMajor
-            }
-        }
-        _ => gate::classify(version, MAJOR),
-    };
-    match stored {
+pub fn stored_object(bytes: &[u8]) -> Result<Document<'_>, Error> {
+    let doc = Document::scan(bytes).map_err(|e| Error::Decode(format!("not JSON: {e}")))?;
+    if !doc.is_object() {
+        return Err(Error::invalid(
+            None,
+            format!(
+                "not a JSON object, found {}",
+                json::type_name(doc.compact())
+            ),
+        ));
+    }
+    let version = doc.get("schema_version");
+    match gate::classify(version.map(|m| m.value), MAJOR) {
         Stored::Missing => Err(Error::invalid(
             Some("schema_version"),
             "schema_version is missing or empty",
         )),
-        Stored::OtherMajor => {
-            let found = stored_text(bytes, "schema_version", map.get("schema_version"));
-            Err(Error::mismatch(MAJOR, found))
-        }
-        Stored::SameMajor => Ok(map),
-    }
-}
-
-/// The JSON text of `key` exactly as stored (`2.50` stays `2.50`); the
-/// re-serialised `value` if the raw text cannot be had.
-fn stored_text(bytes: &[u8], key: &str, value: Option<&Value>) -> String {
-    type RawMap = std::collections::HashMap<String, Box<serde_json::value::RawValue>>;
-    serde_json::from_slice::<RawMap>(bytes)
-        .ok()
-        .and_then(|raw| raw.get(key).map(|v| v.get().to_owned()))
-        .unwrap_or_else(|| value.unwrap_or(&Value::Null).to_string())
-}
-
-/// A stored string field: present and a string (types, not formats).
-fn stored_string(map: &Map<String, Value>, field: &str) -> Result<String, Error> {
-    match map.get(field) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(Error::invalid(
-            Some(field),
-            format!("{field} must be a string, found {}", type_name(other)),
+        // `found` is the value exactly as stored (`2.50` stays `2.50`).
+        Stored::OtherMajor => Err(Error::mismatch(
+            MAJOR,
+            version.map_or("null", |m| m.stored).to_owned(),
         )),
-        None => Err(Error::invalid(Some(field), format!("{field} is missing"))),
+        Stored::SameMajor => Ok(doc),
     }
 }
 
-/// Decodes a stored `equipment.json`; also returns the whole object, so that
-/// a rewrite can keep the fields this policy does not know.
-pub fn decode_equipment(bytes: &[u8]) -> Result<(Equipment, Map<String, Value>), Error> {
-    let map = stored_object(bytes)?;
+/// A stored string field: present and a string (types, not formats). A lone
+/// surrogate escape in it reads as U+FFFD (see [`json::string_value`]).
+fn stored_string(doc: &Document, field: &str) -> Result<String, Error> {
+    match doc.get(field) {
+        Some(m) if m.value.starts_with('"') => Ok(json::string_value(m.value)),
+        Some(m) => Err(not_a_string(field, json::type_name(m.value))),
+        None => Err(missing(field)),
+    }
+}
+
+fn not_a_string(field: &str, found: &str) -> Error {
+    Error::invalid(
+        Some(field),
+        format!("{field} must be a string, found {found}"),
+    )
+}
+
+fn missing(field: &str) -> Error {
+    Error::invalid(Some(field), format!("{field} is missing"))
+}
+
+/// Decodes a stored `equipment.json`; also returns the fields this policy
+/// does not know, in file order, for a rewrite to keep.
+pub fn decode_equipment(bytes: &[u8]) -> Result<(Equipment, Vec<KeptField>), Error> {
+    let doc = stored_object(bytes)?;
     let [schema_version, id, label, local, nas, first, last] =
-        Equipment::FIELDS.map(|f| stored_string(&map, f));
+        Equipment::FIELDS.map(|f| stored_string(&doc, f));
     let record = Equipment {
         schema_version: schema_version?,
         id: id?,
@@ -258,18 +219,23 @@ pub fn decode_equipment(bytes: &[u8]) -> Result<(Equipment, Map<String, Value>),
         first_seen_at: first?,
         last_modified_at: last?,
     };
-    Ok((record, map))
+    let unknown = doc
+        .members()
+        .filter(|m| !Equipment::FIELDS.contains(&m.name))
+        .map(|m| (m.key.to_owned(), m.value.to_owned()))
+        .collect();
+    Ok((record, unknown))
 }
 
 /// Decodes a stored marker. A missing `run_kind` reads as the marker type's
 /// (the Python original omits it when it is the default); a contradicting
 /// one is a validation error.
 pub fn decode_marker(kind: MarkerKind, bytes: &[u8]) -> Result<Marker, Error> {
-    let map = stored_object(bytes)?;
-    let schema_version = stored_string(&map, "schema_version")?;
-    let run_kind = match map.get("run_kind") {
+    let doc = stored_object(bytes)?;
+    let schema_version = stored_string(&doc, "schema_version")?;
+    let run_kind = match doc.get("run_kind") {
         None => kind.run_kind().to_owned(),
-        Some(_) => stored_string(&map, "run_kind")?,
+        Some(_) => stored_string(&doc, "run_kind")?,
     };
     if run_kind != kind.run_kind() {
         return Err(wrong_run_kind(kind, &run_kind));
@@ -277,9 +243,9 @@ pub fn decode_marker(kind: MarkerKind, bytes: &[u8]) -> Result<Marker, Error> {
     Ok(Marker {
         schema_version,
         run_kind,
-        created_at: stored_string(&map, "created_at")?,
-        project: stored_string(&map, "project")?,
-        equipment: stored_string(&map, "equipment")?,
+        created_at: stored_string(&doc, "created_at")?,
+        project: stored_string(&doc, "project")?,
+        equipment: stored_string(&doc, "equipment")?,
     })
 }
 
@@ -340,7 +306,11 @@ fn input_object(input_json: &str) -> Result<Map<String, Value>, Error> {
 
 /// A required string field of the input.
 fn input_string(map: &Map<String, Value>, field: &str) -> Result<String, Error> {
-    stored_string(map, field)
+    match map.get(field) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(not_a_string(field, type_name(other))),
+        None => Err(missing(field)),
+    }
 }
 
 /// Equipment input: `id`, `label`, `configured_local_root`,
@@ -587,23 +557,30 @@ mod tests {
             Err(Error::Decode(_))
         ));
         assert_eq!(field_of(decode_equipment(b"[]").unwrap_err()), None);
+        let e = decode_equipment(br#"{"schema_version": [ 2 ] }"#).unwrap_err();
+        assert!(
+            matches!(e, Error::SchemaMajorMismatch { ref found_json, .. } if found_json == "[ 2 ]"),
+            "{e:?}"
+        );
     }
+
+    const RECORD: &str = r#""schema_version":"1.4","id":"A","label":"L","configured_local_root":"r","configured_nas_root":"n","first_seen_at":"f","last_modified_at":"m""#;
 
     #[test]
     fn unknown_fields_keep_their_stored_text_without_whitespace() {
-        let bytes = br#"{ "schema_version" : "1.0", "big" : 18500000000000000000 ,
-            "s": " a b \" c ", "o" : { "e" : [ 1e2 , -0 ] }, "big": 123456789012345678901234567890 }"#;
-        let map = stored_object(bytes).unwrap();
-        let kept = unknown_fields_verbatim(bytes, &map, &Equipment::FIELDS);
+        let bytes = format!(
+            r#"{{ {RECORD}, "big" : 18500000000000000000 ,
+            "s": " a b \" c ", "o" : {{ "e" : [ 1e2 , -0 ] }}, "big": 123456789012345678901234567890 }}"#
+        );
+        let (_, kept) = decode_equipment(bytes.as_bytes()).unwrap();
+        let kept_ref: Vec<(&str, &str)> =
+            kept.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
-            kept,
+            kept_ref,
             [
-                (
-                    "big".to_owned(),
-                    "123456789012345678901234567890".to_owned()
-                ),
-                ("s".to_owned(), r#"" a b \" c ""#.to_owned()),
-                ("o".to_owned(), r#"{"e":[1e2,-0]}"#.to_owned()),
+                (r#""big""#, "123456789012345678901234567890"),
+                (r#""s""#, r#"" a b \" c ""#),
+                (r#""o""#, r#"{"e":[1e2,-0]}"#),
             ]
         );
         let mut known = Map::new();
@@ -616,6 +593,110 @@ mod tests {
             to_compact_json_with(&Map::new(), &kept[2..]),
             r#"{"o":{"e":[1e2,-0]}}"#
         );
+    }
+
+    #[test]
+    fn p3_deep_nesting_and_lone_surrogates_are_json_and_kept_exactly() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let bytes =
+            format!(r#"{{{RECORD},"deep":{deep},"\ud800":"\udc00x\uD83D","o":{{"\uDFFF":[]}}}}"#);
+        let (record, kept) = decode_equipment(bytes.as_bytes()).unwrap();
+        assert_eq!(record.schema_version, "1.4");
+        assert_eq!(
+            kept,
+            [
+                (r#""deep""#.to_owned(), deep),
+                (r#""\ud800""#.to_owned(), r#""\udc00x\uD83D""#.to_owned()),
+                (r#""o""#.to_owned(), r#"{"\uDFFF":[]}"#.to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn p3_a_lone_surrogate_in_a_known_field_reads_as_the_replacement_character() {
+        let bytes = br#"{"schema_version":"1.0","id":"A","label":"a\ud800b\ud83d\ude00","configured_local_root":"\u00e9\/","configured_nas_root":"n","first_seen_at":"f","last_modified_at":"m"}"#;
+        let (record, _) = decode_equipment(bytes).unwrap();
+        assert_eq!(record.label, "a\u{FFFD}b\u{1F600}");
+        assert_eq!(record.configured_local_root, "\u{e9}/");
+    }
+
+    #[test]
+    fn p3_a_key_spelt_with_escapes_is_that_key_and_the_last_of_repeated_keys_wins() {
+        let bytes = br#"{"schema_version":"1.0","\u0069d":"A","id":"B","label":"L","configured_local_root":"r","configured_nas_root":"n","first_seen_at":"f","last_modified_at":"m","x":1,"\ud800":2,"x":3,"\uD800":4}"#;
+        let (record, kept) = decode_equipment(bytes).unwrap();
+        assert_eq!(record.id, "B");
+        // In the first one's place, as Python's json.loads keeps them.
+        assert_eq!(
+            kept,
+            [
+                (r#""x""#.to_owned(), "3".to_owned()),
+                (r#""\ud800""#.to_owned(), "4".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn p3_text_that_is_not_json_is_still_a_decode_error() {
+        for bad in [
+            &b"{nope"[..],
+            b"",
+            b"   ",
+            b"{\"a\":1,}",
+            b"[1,]",
+            b"{\"a\" 1}",
+            b"{\"a\":1 \"b\":2}",
+            b"{1:2}",
+            b"[01]",
+            b"[1.]",
+            b"[.5]",
+            b"[1e]",
+            b"[-]",
+            b"[+1]",
+            b"[NaN]",
+            b"[Infinity]",
+            b"[-Infinity]",
+            b"[1e400]",
+            b"[-1e309]",
+            b"[\"\\x\"]",
+            b"[\"\\u12\"]",
+            b"[\"\\u12G4\"]",
+            b"[\"a\tb\"]",
+            b"[\"open]",
+            b"[tru]",
+            b"[nul]",
+            b"{} {}",
+            b"[1]]",
+            b"[[1]",
+            b"\xef\xbb\xbf{}",
+            b"[\"\xff\"]",
+            b"{\"a\":[}",
+        ] {
+            assert!(
+                matches!(decode_equipment(bad), Err(Error::Decode(_))),
+                "{:?}: {:?}",
+                String::from_utf8_lossy(bad),
+                decode_equipment(bad)
+            );
+        }
+        let Err(Error::Decode(message)) = decode_equipment(b"{\n  \"a\": tru }") else {
+            panic!()
+        };
+        assert!(message.contains("line 2 column 8"), "{message}");
+    }
+
+    #[test]
+    fn p3_half_a_million_levels_of_nesting_scan_without_recursion() {
+        let pairs = 1 << 18; // an array and an object each
+        let bytes = format!(
+            r#"{{{RECORD},"deep":{}0{}}}"#,
+            "[{\"a\":".repeat(pairs),
+            "}]".repeat(pairs)
+        );
+        let (_, kept) = decode_equipment(bytes.as_bytes()).unwrap();
+        assert_eq!(kept[0].1.len(), bytes.len() - RECORD.len() - 10);
+        // One level short: not JSON.
+        let torn = &bytes.as_bytes()[..bytes.len() - 3];
+        assert!(matches!(decode_equipment(torn), Err(Error::Decode(_))));
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! `just props` runs many more). Seeds of failures found are committed in
 //! `tests/props.proptest-regressions` and replayed first.
 
+use exlab_cache_policy::json::Document;
 use exlab_cache_policy::memory::MemEnv;
 use exlab_cache_policy::policy;
 use exlab_cache_policy::records::{self, MarkerKind};
@@ -206,6 +207,35 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
+    /// The one-pass scan of a stored file agrees with serde_json wherever
+    /// serde_json can judge: the same verdict, the same values, the same
+    /// members in file order. It also reads what serde_json refuses but is
+    /// JSON: nesting past 128 and lone surrogate escapes (issue 10, point 3).
+    #[test]
+    fn p3_the_stored_file_scan_agrees_with_serde_json(bytes in disk_bytes()) {
+        let serde = serde_json::from_slice::<Value>(&bytes);
+        match (Document::scan(&bytes), serde) {
+            (Ok(doc), Ok(value)) => {
+                prop_assert_eq!(serde_json::from_str::<Value>(doc.compact()).unwrap(), value.clone());
+                // Raw line breaks and tabs cannot be inside a JSON string.
+                prop_assert!(!doc.compact().contains(['\n', '\t', '\r']));
+                if let Value::Object(map) = value {
+                    let members: Vec<(String, Value)> = doc
+                        .members()
+                        .map(|m| (m.name.to_owned(), serde_json::from_str(m.value).unwrap()))
+                        .collect();
+                    prop_assert_eq!(members, map.into_iter().collect::<Vec<_>>());
+                }
+            }
+            (Err(_), Err(_)) => {}
+            (Ok(_), Err(e)) => {
+                let e = e.to_string();
+                prop_assert!(e.contains("recursion limit") || e.contains("surrogate") || e.contains("hex escape"), "{}", e);
+            }
+            (Err(e), Ok(v)) => prop_assert!(false, "scan refused {} ({})", v, e),
+        }
+    }
+
     /// Any bytes on disk: decoding and reading only give decode outcomes.
     #[test]
     fn any_stored_bytes_decode_to_a_record_or_a_typed_error(bytes in disk_bytes()) {
@@ -251,15 +281,11 @@ proptest! {
                 prop_assert_eq!(&w.record.label, &label);
                 prop_assert_eq!(&w.record.last_modified_at, &time::format_utc(now));
                 match old {
-                    Ok((old, old_map)) => {
-                        // A rewrite: first_seen_at and every unknown field kept.
+                    Ok((old, old_unknown)) => {
+                        // A rewrite: first_seen_at and every unknown field kept, as stored.
                         prop_assert_eq!(&w.record.first_seen_at, &old.first_seen_at);
-                        let new_map: Map<String, Value> = serde_json::from_slice(&on_disk).unwrap();
-                        for (key, value) in &old_map {
-                            if !records::Equipment::FIELDS.contains(&key.as_str()) {
-                                prop_assert_eq!(new_map.get(key), Some(value), "unknown field {} lost", key);
-                            }
-                        }
+                        let (_, new_unknown) = records::decode_equipment(&on_disk).unwrap();
+                        prop_assert_eq!(new_unknown, old_unknown);
                         prop_assert!(env.warnings.borrow().is_empty());
                     }
                     Err(_) => {

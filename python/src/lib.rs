@@ -106,11 +106,14 @@ fn record_to_py<'py>(
     to_py(py, &value)
 }
 
-/// A document the policy wrote (compact JSON) as a dict in file order.
+/// A document the policy wrote or found (compact JSON) as a dict in file
+/// order. JSON that serde_json refuses but the policy keeps (nesting past
+/// 128, lone surrogate escapes) goes to Python's own `json.loads`.
 fn document_to_py<'py>(py: Python<'py>, document: &str) -> PyResult<Bound<'py, PyAny>> {
-    let value: Value =
-        serde_json::from_str(document).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    to_py(py, &value)
+    match serde_json::from_str::<Value>(document) {
+        Ok(value) => to_py(py, &value),
+        Err(_) => py.import("json")?.call_method1("loads", (document,)),
+    }
 }
 
 /// `str` or `os.PathLike` as the UTF-8 text the policy takes.

@@ -226,3 +226,154 @@ fn read_marker_fills_in_run_kind() {
     let m = read_marker(&&env, MarkerKind::TestRuns, MARK).unwrap();
     assert_eq!(m.run_kind, "test");
 }
+
+/// What Python's `json.dumps` writes for a record that a newer minor
+/// extended: an unknown field nested 200 deep and a lone surrogate.
+fn python_written_record() -> String {
+    format!(
+        r#"{{"schema_version": "1.4", "id": "OLD", "label": "x \ud800", "configured_local_root": "r", "configured_nas_root": "n", "first_seen_at": "2020-01-01T00:00:00Z", "last_modified_at": "2020-01-01T00:00:00Z", "deep": {}1{}, "s": "\ud800", "n": 1e2}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    )
+}
+
+#[test]
+fn p3_valid_json_that_serde_json_refuses_is_read_and_kept_on_rewrite() {
+    let env = env();
+    env.put(EQ, python_written_record().as_bytes());
+    let read = read_equipment(&&env, EQ).unwrap();
+    assert_eq!(read.label, "x \u{FFFD}");
+    let w = write_equipment(&&env, EQ, &input("New")).unwrap();
+    assert!(env.warnings.borrow().is_empty(), "{:?}", env.warnings);
+    assert_eq!(w.record.first_seen_at, "2020-01-01T00:00:00Z");
+    assert_eq!(w.record.schema_version, "1.4");
+    let kept = format!(
+        r#""last_modified_at":"2026-04-17T14:00:00Z","deep":{}1{},"s":"\ud800","n":1e2}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    assert!(w.document.ends_with(&kept), "{}", w.document);
+    assert_eq!(file(&env, EQ), w.document);
+}
+
+#[test]
+fn p3_an_existing_marker_is_returned_without_whitespace_but_otherwise_as_stored() {
+    let env = env();
+    let stored = format!(
+        r#"{{ "n" : 1e2, "s": "\ud800", "d": {}{}, "big": 123456789012345678901234567890 }}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    env.put(MARK, stored.as_bytes());
+    let w = write_marker(
+        &&env,
+        MarkerKind::TestRuns,
+        MARK,
+        r#"{"project":"P","equipment":"E"}"#,
+    )
+    .unwrap();
+    let expected = format!(
+        r#"{{"n":1e2,"s":"\ud800","d":{}{},"big":123456789012345678901234567890}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    assert_eq!((w.written, w.document), (false, Some(expected)));
+    assert_eq!(file(&env, MARK), stored);
+}
+
+/// An equipment input whose document (first write) is `size` bytes.
+fn input_of_document_size(size: usize) -> String {
+    let skeleton = write_equipment(&&MemEnv::at(T0), EQ, &input("")).unwrap();
+    input(&"l".repeat(size - skeleton.document.len()))
+}
+
+#[test]
+fn p4_a_document_of_exactly_the_limit_is_written_one_byte_more_is_refused_before_the_lock() {
+    let env = env();
+    let w = write_equipment(&&env, EQ, &input_of_document_size(records::DOCUMENT_LIMIT)).unwrap();
+    assert_eq!(w.document.len(), 1 << 20);
+    assert_eq!(read_equipment(&&env, EQ).unwrap(), w.record);
+
+    let env = self::env();
+    let e = write_equipment(&&env, EQ, &input_of_document_size((1 << 20) + 1)).unwrap_err();
+    assert!(
+        matches!(e, Error::Validation { field: Some(ref f), ref message } if f == "label" && message.contains("1048577 bytes")),
+        "{e:?}"
+    );
+    assert_eq!(env.locks_taken.get(), 0);
+    assert!(env.files.borrow().is_empty());
+}
+
+#[test]
+fn p4_the_longest_caller_field_is_named_by_its_size_as_json_first_of_equals() {
+    let case = |label: &str, local: &str, nas: &str| {
+        let json = serde_json::json!({"id": "CONF_01", "label": label,
+            "configured_local_root": local, "configured_nas_root": nas})
+        .to_string();
+        match write_equipment(&&env(), EQ, &json).unwrap_err() {
+            Error::Validation { field, .. } => field.unwrap(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let half = "x".repeat(600_000);
+    assert_eq!(case("", &half, &half), "configured_local_root");
+    assert_eq!(case(&half, "", &"y".repeat(600_001)), "configured_nas_root");
+    // 200 000 control characters are 1.2 MB as JSON (`\u0001` each).
+    let escaped = "\u{1}".repeat(200_000);
+    assert_eq!(case(&escaped, &"z".repeat(300_000), ""), "label");
+}
+
+#[test]
+fn p4_a_rewrite_pushed_over_by_fields_kept_from_disk_is_refused_and_leaves_the_file() {
+    let env = env();
+    let stored = format!(
+        r#"{{"schema_version":"1.0","id":"CONF_01","label":"x","configured_local_root":"r","configured_nas_root":"n","first_seen_at":"2020-01-01T00:00:00Z","last_modified_at":"2020-01-01T00:00:00Z","notes":"{}"}}"#,
+        "n".repeat(600_000)
+    );
+    env.put(EQ, stored.as_bytes());
+    let e = write_equipment(&&env, EQ, &input(&"l".repeat(500_000))).unwrap_err();
+    assert!(
+        matches!(e, Error::Validation { field: None, ref message } if message.contains(EQ)),
+        "{e:?}"
+    );
+    assert_eq!(file(&env, EQ), stored);
+    // The same label over a file without those fields fits.
+    env.put(EQ, b"{}");
+    write_equipment(&&env, EQ, &input(&"l".repeat(500_000))).unwrap();
+}
+
+#[test]
+fn p4_a_marker_project_of_exactly_the_limit_is_written_one_byte_more_is_refused() {
+    let marker_input = |project_len: usize| {
+        format!(
+            r#"{{"project":"{}","equipment":"E","created_at":"2026-01-02T03:04:05Z"}}"#,
+            "p".repeat(project_len)
+        )
+    };
+    let skeleton = write_marker(&&env(), MarkerKind::Runs, MARK, &marker_input(1)).unwrap();
+    let fitting = records::DOCUMENT_LIMIT - skeleton.document.unwrap().len() + 1;
+    let env = env();
+    let w = write_marker(&&env, MarkerKind::Runs, MARK, &marker_input(fitting)).unwrap();
+    assert_eq!(w.document.map(|d| d.len()), Some(1 << 20));
+    assert_eq!(
+        read_marker(&&env, MarkerKind::Runs, MARK)
+            .unwrap()
+            .project
+            .len(),
+        fitting
+    );
+    // One byte more: refused before the lock, whether or not the marker exists.
+    for existing in [false, true] {
+        let env = self::env();
+        if existing {
+            env.put(MARK, b"{}");
+        }
+        let e = write_marker(&&env, MarkerKind::Runs, MARK, &marker_input(fitting + 1));
+        assert!(
+            matches!(e, Err(Error::Validation { field: Some(ref f), .. }) if f == "project"),
+            "{e:?}"
+        );
+        assert_eq!(env.locks_taken.get(), 0);
+        assert_eq!(env.files.borrow().len(), usize::from(existing));
+    }
+}
