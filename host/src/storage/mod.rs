@@ -23,7 +23,8 @@ mod read;
 mod replace;
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -111,18 +112,23 @@ impl Root {
     }
 
     /// Reads `path` without a lock: `None` when there is no file. Creates
-    /// nothing. Files larger than `max_size` bytes are refused.
+    /// nothing. Files larger than `max_size` bytes are refused, and so is
+    /// anything that is not a regular file.
     pub(crate) fn read(&self, path: &str, max_size: u64) -> Result<Option<Vec<u8>>, StorageError> {
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
-        // The common case in one open beneath the root; anything unusual
-        // takes the step-by-step way, which says which step failed.
-        match root.open(parent.join(name)) {
+        let lexical = parent.join(name);
+        // The common case in one open beneath the root; anything unusual (an
+        // absolute link, a loop, an odd file) takes the walk, which follows
+        // what may be followed and says which step failed.
+        match read::open_for_reading(root, &lexical) {
             Ok(file) => return read::read_open_file(file, path, max_size).map(Some),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(_) => {}
         }
-        let folder = match open_folder(root, &parent) {
+        let real = self.follow_links(root, &lexical, path)?;
+        let (parent, name) = path::split(&real, path)?;
+        let folder = match open_folder(root, parent) {
             Ok(folder) => folder,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(fault("open the folder of", path, e)),
@@ -131,47 +137,55 @@ impl Root {
     }
 
     /// Creates the parent folders of `path`, then takes the exclusive flock
-    /// on `<path>.lock`, waiting at most `timeout` (zero: one try).
+    /// on `<path>.lock`, waiting at most `timeout` (zero: one try). Symlinks
+    /// inside the root are followed (see [`path`]): the lock is that of the
+    /// file they lead to.
     pub(crate) fn lock(&self, path: &str, timeout: Duration) -> Result<FileLock, StorageError> {
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
-        // Usually the folder is there: one open. Otherwise create it first.
-        let folder = match open_folder(root, &parent) {
-            Ok(folder) => folder,
-            Err(e) if is_escape(&e) => return Err(fault("open the folder of", path, e)),
-            Err(_) => {
-                if !parent.as_os_str().is_empty() {
-                    if let Err(e) = root.create_dir_all(&parent) {
-                        // A symlink out of the root reads as "exists" here;
-                        // opening the folder below tells that escape apart.
-                        if e.kind() != io::ErrorKind::AlreadyExists {
-                            return Err(fault("create the folders of", path, e));
-                        }
-                    }
-                }
-                open_folder(root, &parent).map_err(|e| fault("open the folder of", path, e))?
+        let file = self.place_for_write(root, &parent.join(name), path)?;
+        let opened = inject(&self.faults, WriteStep::LockOpen, path)
+            .and_then(|()| open_lock_file(&file.folder, &lock_name(file.name.as_os_str())));
+        let lock_file = match opened {
+            // `<file>.lock` is itself a link: lock the file it leads to.
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                let lock_path = lock_name(file.in_root.as_os_str());
+                let lock = self.place_for_write(root, Path::new(&lock_path), path)?;
+                open_lock_file(&lock.folder, &lock.name)
             }
-        };
-        let mut lock_name = name.to_owned();
-        lock_name.push(".lock");
-        let lock_file = inject(&self.faults, WriteStep::LockOpen, path)
-            .and_then(|()| {
-                folder.open_with(
-                    &lock_name,
-                    OpenOptions::new().read(true).write(true).create(true),
-                )
-            })
-            .map_err(|e| fault("open the lock file of", path, e))?
-            .into_std();
+            opened => opened,
+        }
+        .map_err(|e| fault("open the lock file of", path, e))?
+        .into_std();
         wait_for_lock(&lock_file, timeout, path)?;
         Ok(FileLock {
-            folder,
-            name: name.to_owned(),
+            folder: file.folder,
+            name: file.name,
             path: path.to_owned(),
             lock_file,
             faults: self.faults.clone(),
         })
     }
+}
+
+/// `<name>.lock`.
+fn lock_name(name: &OsStr) -> OsString {
+    let mut lock = name.to_owned();
+    lock.push(".lock");
+    lock
+}
+
+/// Opens (creating) a lock file, but not through a symlink (`ELOOP`): a link
+/// is resolved by the caller, so that one rule decides where it may lead.
+fn open_lock_file(folder: &Dir, name: &OsStr) -> io::Result<cap_std::fs::File> {
+    folder.open_with(
+        name,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .custom_flags(libc::O_NOFOLLOW),
+    )
 }
 
 pub(super) fn open_folder(root: &Dir, parent: &Path) -> io::Result<Dir> {
@@ -192,9 +206,14 @@ pub(super) fn is_escape(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::PermissionDenied && e.raw_os_error().is_none()
 }
 
+/// `path` leads out of the root through a symlink.
+pub(super) fn escaped(path: &str) -> StorageError {
+    denied(path, "leaves the root (through a symlink)")
+}
+
 pub(super) fn fault(step: &str, path: &str, e: io::Error) -> StorageError {
     if is_escape(&e) {
-        denied(path, "leaves the root (through a symlink)")
+        escaped(path)
     } else {
         StorageError::Io(format!("{step} {path}: {e}"))
     }

@@ -1,41 +1,118 @@
-//! Reading a file: at most the size limit, a larger file refused.
+//! Reading a file: a regular file only, at most the size limit.
 
-use cap_std::fs::Dir;
+use cap_std::fs::{Dir, FileType, FileTypeExt, OpenOptions, OpenOptionsExt};
 use std::ffi::OsStr;
 use std::io::{self, Read};
+use std::path::Path;
 
 use super::{fault, StorageError};
 
+/// Opens `at` beneath `dir` for reading without blocking: a FIFO without a
+/// writer or a device must not hang the call in `open` (`read_open_file`
+/// then refuses them), nor make a terminal ours (`O_NOCTTY`).
+pub(super) fn open_for_reading(dir: &Dir, at: &Path) -> io::Result<cap_std::fs::File> {
+    dir.open_with(
+        at,
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY),
+    )
+}
+
+/// The bytes of `name` in `folder` (not a symlink), `None` when there is none.
 pub(super) fn read_file(
     folder: &Dir,
     name: &OsStr,
     path: &str,
     max_size: u64,
 ) -> Result<Option<Vec<u8>>, StorageError> {
-    let file = match folder.open(name) {
+    let file = match open_for_reading(folder, Path::new(name)) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(fault("open", path, e)),
+        Err(e) => {
+            // A socket cannot be opened at all (ENXIO): say what is there.
+            return Err(match folder.metadata(name) {
+                Ok(meta) if !meta.is_file() => not_regular(path, meta.file_type()),
+                _ => fault("open", path, e),
+            });
+        }
     };
     read_open_file(file, path, max_size).map(Some)
 }
 
-/// Reads at most `max_size` bytes; a larger file is refused.
+/// Reads at most `max_size` bytes of a regular file; a larger file, or
+/// anything that is not a regular file, is refused.
 pub(super) fn read_open_file(
     file: cap_std::fs::File,
     path: &str,
     max_size: u64,
 ) -> Result<Vec<u8>, StorageError> {
-    // Room for a small record up front: one read and the one that sees the
-    // end, no probing reads.
-    let mut bytes = Vec::with_capacity(max_size.saturating_add(1).min(4096) as usize);
+    let meta = file.metadata().map_err(|e| fault("stat", path, e))?;
+    if !meta.is_file() {
+        return Err(not_regular(path, meta.file_type()));
+    }
+    if meta.len() > max_size {
+        return Err(too_large(path, max_size));
+    }
+    // Sized by the stat: one read and the one that sees the end. Reading
+    // one byte past the limit still catches a file that grew meanwhile.
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
     file.take(max_size.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| fault("read", path, e))?;
     if bytes.len() as u64 > max_size {
-        return Err(StorageError::Io(format!(
-            "read {path}: the file is larger than the {max_size}-byte limit"
-        )));
+        return Err(too_large(path, max_size));
     }
     Ok(bytes)
+}
+
+fn too_large(path: &str, max_size: u64) -> StorageError {
+    StorageError::Io(format!(
+        "read {path}: the file is larger than the {max_size}-byte limit"
+    ))
+}
+
+fn not_regular(path: &str, kind: FileType) -> StorageError {
+    let what = if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "something else"
+    };
+    StorageError::Io(format!("{path} is {what}, not a regular file"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Root;
+
+    #[test]
+    fn p2_a_fifo_or_a_folder_in_the_files_place_is_refused_without_blocking() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Root::open(tmp.path()).unwrap();
+        std::fs::create_dir(tmp.path().join("dir.json")).unwrap();
+        let fifo = tmp.path().join("fifo.json");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        for (name, what) in [("fifo.json", "a FIFO"), ("dir.json", "a folder")] {
+            let message = format!("{name} is {what}, not a regular file");
+            assert_eq!(root.read(name, 100), Err(StorageError::Io(message.clone())));
+            let folder = root.dir().unwrap();
+            assert_eq!(
+                read_file(folder, OsStr::new(name), name, 100),
+                Err(StorageError::Io(message))
+            );
+        }
+    }
 }
