@@ -23,7 +23,7 @@ mod read;
 mod replace;
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::Dir;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,8 +34,7 @@ use crate::Error;
 pub use faults::{Faults, WriteStep};
 pub use lock::FileLock;
 
-use faults::inject;
-use lock::wait_for_lock;
+use lock::lock_in;
 use read::read_file;
 
 /// A storage failure, as the policy sees it (`cache-error` of the WIT).
@@ -152,25 +151,7 @@ impl Root {
                 open_folder(root, &parent).map_err(|e| fault("open the folder of", path, e))?
             }
         };
-        let mut lock_name = name.to_owned();
-        lock_name.push(".lock");
-        let lock_file = inject(&self.faults, WriteStep::LockOpen, path)
-            .and_then(|()| {
-                folder.open_with(
-                    &lock_name,
-                    OpenOptions::new().read(true).write(true).create(true),
-                )
-            })
-            .map_err(|e| fault("open the lock file of", path, e))?
-            .into_std();
-        wait_for_lock(&lock_file, timeout, path)?;
-        Ok(FileLock {
-            folder,
-            name: name.to_owned(),
-            path: path.to_owned(),
-            lock_file,
-            faults: self.faults.clone(),
-        })
+        lock_in(folder, name, path, timeout, self.faults.clone())
     }
 }
 
