@@ -34,6 +34,9 @@ pub struct FileLock {
     pub(super) path: String,
     pub(super) lock_file: std::fs::File,
     pub(super) faults: Option<Arc<dyn Faults>>,
+    /// What the locked read found: `Some(false)` makes the next replace a
+    /// write-once commit (see [`FileLock::replace`]).
+    pub(super) saw_file: Option<bool>,
 }
 
 impl Drop for FileLock {
@@ -69,6 +72,7 @@ pub(super) fn lock_in(
                 path: path.to_owned(),
                 lock_file,
                 faults,
+                saw_file: None,
             });
         }
         let _ = fs4::FileExt::unlock(&lock_file);

@@ -42,6 +42,12 @@ use read::read_file;
 pub(crate) enum StorageError {
     AccessDenied(String),
     LockTimeout(String),
+    /// A document the host refuses to write (`validation_error`, no field).
+    Validation(String),
+    /// A write-once commit found the file created meanwhile by a writer that
+    /// got in while our lock file was deleted: nothing was overwritten, and
+    /// the call is run again (see `runtime`).
+    CreatedMeanwhile(String),
     Io(String),
 }
 
