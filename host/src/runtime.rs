@@ -312,8 +312,9 @@ impl Loaded {
     /// Runs `f` on an instance of this policy. A call whose first write found
     /// the file created meanwhile (a writer that got in while the lock file
     /// was deleted; nothing was overwritten) is run again, at most
-    /// [`MAX_RERUNS`] times and within the lock timeout: the policy is
-    /// stateless, so the re-run reads the winner's file and decides on it.
+    /// [`MAX_RERUNS`] times, its lock waits within the call's lock timeout:
+    /// the policy is stateless, so the re-run reads the winner's file and
+    /// decides on it.
     fn call<R>(
         &self,
         root: &Arc<Root>,
@@ -347,15 +348,16 @@ impl Loaded {
             loop {
                 let result = f(&plugin, &mut store)?;
                 let state = store.data_mut();
-                let left = settings.lock_timeout.saturating_sub(started.elapsed());
-                if !std::mem::take(&mut state.commit_lost) || reruns == MAX_RERUNS || left.is_zero()
-                {
+                if !std::mem::take(&mut state.commit_lost) || reruns == MAX_RERUNS {
                     return Ok((plugin, result));
                 }
                 reruns += 1;
                 // The lost attempt's warnings were about a write that did not happen.
                 state.warnings.clear();
-                state.settings.lock_timeout = left;
+                // A re-run waits for the lock only as long as the call has left
+                // (with nothing left, it tries once).
+                state.settings.lock_timeout =
+                    settings.lock_timeout.saturating_sub(started.elapsed());
             }
         });
         let warnings = std::mem::take(&mut store.data_mut().warnings);

@@ -258,10 +258,8 @@ fn not_in_flight(folder: &Dir, entry: &DirEntry) -> bool {
     if !entry.file_type().is_ok_and(|t| t.is_file()) {
         return false;
     }
-    let open = OpenOptions::new()
-        .read(true)
-        .custom_flags(OFlags::NONBLOCK.bits() as i32)
-        .clone();
+    let mut open = OpenOptions::new();
+    open.read(true).custom_flags(OFlags::NONBLOCK.bits() as i32);
     folder
         .open_with(entry.file_name(), &open)
         .is_ok_and(|file| {
