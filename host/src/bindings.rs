@@ -19,6 +19,7 @@ wasmtime::component::bindgen!({
     additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, Eq],
 });
 
+use exlab::cache::types::Invalid;
 pub use exlab::cache::types::{CacheError, Equipment, Marker, MarkerKind};
 pub use exports::exlab::cache::policy::{EquipmentWritten, MarkerWritten};
 
@@ -29,7 +30,11 @@ impl From<StorageError> for CacheError {
         match e {
             StorageError::AccessDenied(m) => CacheError::AccessDenied(m),
             StorageError::LockTimeout(m) => CacheError::LockTimeout(m),
-            StorageError::Io(m) => CacheError::IoError(m),
+            StorageError::Validation(message) => CacheError::ValidationError(Invalid {
+                field: None,
+                message,
+            }),
+            StorageError::CreatedMeanwhile(m) | StorageError::Io(m) => CacheError::IoError(m),
         }
     }
 }
@@ -67,7 +72,7 @@ impl exlab::cache::storage::Host for CallState {
 impl exlab::cache::storage::HostLockedFile for CallState {
     fn read(&mut self, file: Resource<FileLock>) -> Outcome<Option<Vec<u8>>> {
         let max = self.settings.max_file_size;
-        let file = self.table.get(&file)?;
+        let file = self.table.get_mut(&file)?;
         let start = Instant::now();
         let out = file.read(max).map_err(Into::into);
         self.host_time += start.elapsed();
@@ -75,11 +80,17 @@ impl exlab::cache::storage::HostLockedFile for CallState {
     }
 
     fn replace(&mut self, file: Resource<FileLock>, contents: Vec<u8>) -> Outcome<()> {
+        let max = self.settings.max_file_size;
         let file = self.table.get(&file)?;
         let start = Instant::now();
-        let out = file.replace(&contents).map_err(Into::into);
+        let out = file.replace(&contents, max);
         self.host_time += start.elapsed();
-        Ok(out)
+        // The WIT (frozen) has no word for "lost a first-write race": the
+        // guest sees an io-error, and the host runs the call again.
+        if matches!(out, Err(StorageError::CreatedMeanwhile(_))) {
+            self.commit_lost = true;
+        }
+        Ok(out.map_err(Into::into))
     }
 
     fn drop(&mut self, file: Resource<FileLock>) -> wasmtime::Result<()> {

@@ -202,7 +202,7 @@ impl Policy {
         &self,
         root: &Arc<Root>,
         settings: &Settings,
-        f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<Result<R, CacheError>>,
+        f: impl Fn(&Plugin, &mut Store<CallState>) -> wasmtime::Result<Result<R, CacheError>>,
     ) -> Result<R, Error> {
         self.0.call(root, settings, f)
     }
@@ -305,12 +305,21 @@ fn new_store(memory_limit: usize) -> Store<CallState> {
     store
 }
 
+/// Most times a call is run again after its write-once commit lost a race.
+const MAX_RERUNS: u32 = 8;
+
 impl Loaded {
+    /// Runs `f` on an instance of this policy. A call whose first write found
+    /// the file created meanwhile (a writer that got in while the lock file
+    /// was deleted; nothing was overwritten) is run again, at most
+    /// [`MAX_RERUNS`] times, its lock waits within the call's lock timeout:
+    /// the policy is stateless, so the re-run reads the winner's file and
+    /// decides on it.
     fn call<R>(
         &self,
         root: &Arc<Root>,
         settings: &Settings,
-        f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<Result<R, CacheError>>,
+        f: impl Fn(&Plugin, &mut Store<CallState>) -> wasmtime::Result<Result<R, CacheError>>,
     ) -> Result<R, Error> {
         let reuse = REUSE.load(Ordering::Relaxed);
         let idle = match reuse {
@@ -333,7 +342,24 @@ impl Loaded {
                 self.pre.instantiate(&mut store)
             }
         }
-        .and_then(|plugin| f(&plugin, &mut store).map(|result| (plugin, result)));
+        .and_then(|plugin| {
+            let started = Instant::now();
+            let mut reruns = 0;
+            loop {
+                let result = f(&plugin, &mut store)?;
+                let state = store.data_mut();
+                if !std::mem::take(&mut state.commit_lost) || reruns == MAX_RERUNS {
+                    return Ok((plugin, result));
+                }
+                reruns += 1;
+                // The lost attempt's warnings were about a write that did not happen.
+                state.warnings.clear();
+                // A re-run waits for the lock only as long as the call has left
+                // (with nothing left, it tries once).
+                state.settings.lock_timeout =
+                    settings.lock_timeout.saturating_sub(started.elapsed());
+            }
+        });
         let warnings = std::mem::take(&mut store.data_mut().warnings);
         let (plugin, result) = match outcome {
             Ok((plugin, Ok(value))) => (Some(plugin), Ok(value)),
@@ -368,6 +394,9 @@ pub(crate) struct CallState {
     pub(crate) warnings: Vec<String>,
     /// Time spent in host calls, which does not count against the guest.
     pub(crate) host_time: Duration,
+    /// Set by `replace` when a write-once commit found the file created
+    /// meanwhile: the call is run again.
+    pub(crate) commit_lost: bool,
     started: Instant,
     memory: MemoryCap,
     stderr: MemoryOutputPipe,
@@ -400,6 +429,7 @@ impl CallState {
             settings,
             warnings: Vec::new(),
             host_time: Duration::ZERO,
+            commit_lost: false,
             started: Instant::now(),
             stderr,
             clock,
@@ -415,6 +445,7 @@ impl CallState {
         self.warnings.clear();
         self.memory.hit = false;
         self.host_time = Duration::ZERO;
+        self.commit_lost = false;
         self.started = Instant::now();
     }
 

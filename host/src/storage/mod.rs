@@ -23,7 +23,7 @@ mod read;
 mod replace;
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+use cap_std::fs::Dir;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -35,8 +35,7 @@ use crate::Error;
 pub use faults::{Faults, WriteStep};
 pub use lock::FileLock;
 
-use faults::inject;
-use lock::wait_for_lock;
+use lock::lock_in;
 use read::read_file;
 
 /// A storage failure, as the policy sees it (`cache-error` of the WIT).
@@ -44,6 +43,12 @@ use read::read_file;
 pub(crate) enum StorageError {
     AccessDenied(String),
     LockTimeout(String),
+    /// A document the host refuses to write (`validation_error`, no field).
+    Validation(String),
+    /// A write-once commit found the file created meanwhile by a writer that
+    /// got in while our lock file was deleted: nothing was overwritten, and
+    /// the call is run again (see `runtime`).
+    CreatedMeanwhile(String),
     Io(String),
 }
 
@@ -144,27 +149,15 @@ impl Root {
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
         let file = self.place_for_write(root, &parent.join(name), path)?;
-        let opened = inject(&self.faults, WriteStep::LockOpen, path)
-            .and_then(|()| open_lock_file(&file.folder, &lock_name(file.name.as_os_str())));
-        let lock_file = match opened {
-            // `<file>.lock` is itself a link: lock the file it leads to.
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                let lock_path = lock_name(file.in_root.as_os_str());
-                let lock = self.place_for_write(root, Path::new(&lock_path), path)?;
-                open_lock_file(&lock.folder, &lock.name)
-            }
-            opened => opened,
-        }
-        .map_err(|e| fault("open the lock file of", path, e))?
-        .into_std();
-        wait_for_lock(&lock_file, timeout, path)?;
-        Ok(FileLock {
-            folder: file.folder,
-            name: file.name,
-            path: path.to_owned(),
-            lock_file,
-            faults: self.faults.clone(),
-        })
+        let in_root = file.in_root;
+        // `<file>.lock` that is itself a link: the lock is where it leads.
+        let behind_link = || {
+            let lock_path = lock_name(in_root.as_os_str());
+            let lock = self.place_for_write(root, Path::new(&lock_path), path)?;
+            Ok((lock.folder, lock.name))
+        };
+        let faults = self.faults.clone();
+        lock_in(file.folder, &file.name, path, timeout, faults, behind_link)
     }
 }
 
@@ -173,19 +166,6 @@ fn lock_name(name: &OsStr) -> OsString {
     let mut lock = name.to_owned();
     lock.push(".lock");
     lock
-}
-
-/// Opens (creating) a lock file, but not through a symlink (`ELOOP`): a link
-/// is resolved by the caller, so that one rule decides where it may lead.
-fn open_lock_file(folder: &Dir, name: &OsStr) -> io::Result<cap_std::fs::File> {
-    folder.open_with(
-        name,
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .custom_flags(libc::O_NOFOLLOW),
-    )
 }
 
 pub(super) fn open_folder(root: &Dir, parent: &Path) -> io::Result<Dir> {

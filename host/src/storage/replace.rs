@@ -1,47 +1,99 @@
 //! The durable replace of a locked file (temp file, write, fsync, rename,
 //! fsync of the folder) and the sweep of temp files orphaned by killed writers.
+//!
+//! The promises do not rest on the lock alone: a lock file deleted while it
+//! is held (a cleanup job) lets a second writer in, and no lock on a path
+//! can exclude that. So a first write commits with a rename that refuses to
+//! replace, and a writer holds a flock on its own temp file from creation to
+//! rename, which the sweep respects.
 
-use cap_std::fs::{Dir, OpenOptions};
-use std::ffi::OsStr;
+use cap_std::fs::{Dir, DirEntry, MetadataExt, OpenOptions, OpenOptionsExt};
+use rustix::fs::{AtFlags, FlockOperation, Gid, Mode, OFlags, RenameFlags, Uid};
+use rustix::io::Errno;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
+use std::time::{Duration, SystemTime};
 
 use super::faults::inject;
 use super::read::read_file;
 use super::{fault, FileLock, StorageError, WriteStep};
 
+/// How old a temp file of the Python original must be before the sweep
+/// takes it for an orphan. It carries no flock to tell a live one from a
+/// dead one, and its writer holds it for milliseconds.
+const PYTHON_TEMP_ORPHANED_AFTER: Duration = Duration::from_secs(60);
+
+/// How a temp file becomes the file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// The locked read saw a file: a rewrite replaces it.
+    Replace,
+    /// The locked read saw none: refuse to replace one that appeared since.
+    WriteOnce,
+}
+
+/// Why one attempt at writing a temp file and committing it failed.
+enum Failed {
+    /// A step failed with this OS error.
+    Step(&'static str, io::Error),
+    /// The temp file was swept before this writer could flock it.
+    TempVanished(io::Error),
+    /// A write-once commit found the file there.
+    Exists,
+}
+
 impl FileLock {
     /// The file's bytes, or `None` when there is none.
-    pub(crate) fn read(&self, max_size: u64) -> Result<Option<Vec<u8>>, StorageError> {
-        read_file(&self.folder, &self.name, &self.path, max_size)
+    pub(crate) fn read(&mut self, max_size: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        let bytes = read_file(&self.folder, &self.name, &self.path, max_size)?;
+        self.saw_file = Some(bytes.is_some());
+        Ok(bytes)
     }
 
     /// Replaces the file durably and atomically. On failure before the
     /// rename the old file is untouched and the temp file is removed.
-    pub(crate) fn replace(&self, contents: &[u8]) -> Result<(), StorageError> {
+    ///
+    /// When the locked read saw no file, the commit refuses to replace one
+    /// (`CreatedMeanwhile`): a first write never overwrites another
+    /// writer's. A rewrite carries the file's permission bits and, where the
+    /// process may, its owner over to the new file. Contents larger than
+    /// `max_size` (the read limit) are refused: a file is never written that
+    /// could not be read back.
+    pub(crate) fn replace(&self, contents: &[u8], max_size: u64) -> Result<(), StorageError> {
+        if contents.len() as u64 > max_size {
+            return Err(StorageError::Validation(format!(
+                "{}: the document would be larger than the {max_size}-byte read limit; nothing written",
+                self.path
+            )));
+        }
         // Under the lock, before this writer adds its own: a no-op (a marker
         // that exists) never pays for the folder listing.
-        remove_stale_temps(&self.folder, &self.name);
-        let (temp_name, mut temp) = self.create_temp()?;
-        let step = |step| inject(&self.faults, step, &self.path);
-        let written = (|| {
-            match step(WriteStep::Write) {
-                Ok(()) => temp.write_all(contents),
-                // An injected failure mid-way: half the bytes reach the temp
-                // file first (a short write, then e.g. ENOSPC).
-                Err(e) => temp.write_all(&contents[..contents.len() / 2]).and(Err(e)),
+        remove_orphaned_temps(&self.folder, &self.name);
+        let commit = match self.saw_file {
+            Some(false) => Commit::WriteOnce,
+            _ => Commit::Replace,
+        };
+        // A temp file can be swept in the instant between its creation and
+        // its flock (by a writer of this file that exclusion failed to stop):
+        // once more with a fresh one.
+        let committed = match self.write_and_commit(contents, commit) {
+            Err(Failed::TempVanished(_)) => self.write_and_commit(contents, commit),
+            other => other,
+        };
+        match committed {
+            Ok(()) => {}
+            Err(Failed::Exists) => {
+                return Err(StorageError::CreatedMeanwhile(format!(
+                    "{}: created by another writer meanwhile (its lock file was deleted); nothing overwritten",
+                    self.path
+                )))
             }
-            .map_err(|e| ("write", e))?;
-            step(WriteStep::Fsync)
-                .and_then(|()| temp.sync_all())
-                .map_err(|e| ("fsync", e))?;
-            drop(temp);
-            step(WriteStep::Rename)
-                .and_then(|()| self.folder.rename(&temp_name, &self.folder, &self.name))
-                .map_err(|e| ("rename", e))
-        })();
-        if let Err((step, e)) = written {
-            let _ = self.folder.remove_file(&temp_name);
-            return Err(fault(&format!("{step} the temp file of"), &self.path, e));
+            Err(Failed::Step(step, e)) => {
+                return Err(fault(&format!("{step} the temp file of"), &self.path, e))
+            }
+            Err(Failed::TempVanished(e)) => {
+                return Err(fault("rename the temp file of", &self.path, e))
+            }
         }
         // cap-std holds folders as O_PATH descriptors, which cannot be
         // fsynced: open the folder itself read-only for that.
@@ -53,8 +105,50 @@ impl FileLock {
             .map_err(|e| fault("fsync the folder of", &self.path, e))
     }
 
-    /// `<file>.<random>.tmp`, created exclusively beside the file.
-    fn create_temp(&self) -> Result<(std::ffi::OsString, cap_std::fs::File), StorageError> {
+    /// One temp file, written, fsynced and committed; removed on failure.
+    fn write_and_commit(&self, contents: &[u8], commit: Commit) -> Result<(), Failed> {
+        let (temp_name, mut temp) = self.create_temp()?;
+        let step = |step| inject(&self.faults, step, &self.path);
+        let written = (|| {
+            // Flocked until it is renamed (it closes after the commit): the
+            // sweep of another writer leaves it alone.
+            if rustix::fs::flock(&temp, FlockOperation::NonBlockingLockExclusive).is_err() {
+                return Err(Failed::TempVanished(io::Error::from(Errno::NOENT)));
+            }
+            if commit == Commit::Replace {
+                self.carry_permissions(&temp)
+                    .map_err(|e| Failed::Step("chmod", e))?;
+            }
+            match step(WriteStep::Write) {
+                Ok(()) => temp.write_all(contents),
+                // An injected failure mid-way: half the bytes reach the temp
+                // file first (a short write, then e.g. ENOSPC).
+                Err(e) => temp.write_all(&contents[..contents.len() / 2]).and(Err(e)),
+            }
+            .map_err(|e| Failed::Step("write", e))?;
+            step(WriteStep::Fsync)
+                .and_then(|()| temp.sync_all())
+                .map_err(|e| Failed::Step("fsync", e))?;
+            let renamed = step(WriteStep::Rename).and_then(|()| match commit {
+                Commit::Replace => self.folder.rename(&temp_name, &self.folder, &self.name),
+                Commit::WriteOnce => rename_no_replace(&self.folder, &temp_name, &self.name),
+            });
+            match renamed {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(Failed::Exists),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Failed::TempVanished(e)),
+                Err(e) => Err(Failed::Step("rename", e)),
+            }
+        })();
+        drop(temp);
+        if written.is_err() {
+            let _ = self.folder.remove_file(&temp_name);
+        }
+        written
+    }
+
+    /// `<file>.<16 hex digits>.tmp`, created exclusively beside the file.
+    fn create_temp(&self) -> Result<(OsString, cap_std::fs::File), Failed> {
         let mut last_error = None;
         for _ in 0..16 {
             let mut temp_name = self.name.clone();
@@ -66,38 +160,127 @@ impl FileLock {
             match created {
                 Ok(file) => return Ok((temp_name, file)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),
-                Err(e) => return Err(fault("create the temp file of", &self.path, e)),
+                Err(e) => return Err(Failed::Step("create", e)),
             }
         }
         let e = last_error.unwrap_or_else(|| io::Error::other("no free temp name"));
-        Err(fault("create the temp file of", &self.path, e))
+        Err(Failed::Step("create", e))
+    }
+
+    /// Gives `temp` the mode bits and, where allowed, the owner of the file
+    /// it is about to replace (none there: the defaults stay).
+    fn carry_permissions(&self, temp: &cap_std::fs::File) -> io::Result<()> {
+        let old = match self.folder.metadata(&self.name) {
+            Ok(old) if old.is_file() => old,
+            _ => return Ok(()),
+        };
+        let new = temp.metadata()?;
+        if (old.uid(), old.gid()) != (new.uid(), new.gid()) {
+            // Before the mode: a chown may clear set-id bits. Giving a file
+            // away needs privileges most writers lack; they keep their own.
+            let owner = rustix::fs::fchown(
+                temp,
+                Some(Uid::from_raw(old.uid())),
+                Some(Gid::from_raw(old.gid())),
+            );
+            match owner {
+                Ok(()) | Err(Errno::PERM) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        rustix::fs::fchmod(temp, Mode::from_raw_mode(old.mode() & 0o7777))?;
+        Ok(())
     }
 }
 
-/// Removes `<name>.<anything>.tmp` left by writers that were killed before
-/// they could clean up (ours, or the Python original's `mkstemp` files,
-/// which it also creates under this flock). Only called under the file's
-/// lock, so no live writer owns one.
-fn remove_stale_temps(folder: &Dir, name: &OsStr) {
+/// Renames `temp` to `name` unless `name` exists (`AlreadyExists`).
+fn rename_no_replace(folder: &Dir, temp: &OsStr, name: &OsStr) -> io::Result<()> {
+    match rustix::fs::renameat_with(folder, temp, folder, name, RenameFlags::NOREPLACE) {
+        // Some network and FUSE file systems lack RENAME_NOREPLACE.
+        Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => link_then_unlink(folder, temp, name),
+        other => other.map_err(Into::into),
+    }
+}
+
+/// The same commit without renameat2: a hard link refuses to replace too.
+fn link_then_unlink(folder: &Dir, temp: &OsStr, name: &OsStr) -> io::Result<()> {
+    rustix::fs::linkat(folder, temp, folder, name, AtFlags::empty())?;
+    // The file is in place; a temp name left over here is only a second
+    // name for it, and the next sweep removes it.
+    let _ = rustix::fs::unlinkat(folder, temp, AtFlags::empty());
+    Ok(())
+}
+
+/// Removes the temp files of `name` left by writers that were killed before
+/// they could clean up, and only those: ours, `<name>.<16 hex>.tmp`, unless
+/// a live writer holds their flock; and the Python original's `mkstemp`
+/// files, `<name>.<8 of [a-z0-9_]>.tmp`, once they are old. Nothing else
+/// (an operator's `equipment.json.before-edit.tmp`, the temp files of a
+/// neighbour `equipment.json.bak`).
+fn remove_orphaned_temps(folder: &Dir, name: &OsStr) {
     let (Some(name), Ok(entries)) = (name.to_str(), folder.entries()) else {
         return;
     };
-    let prefix = format!("{name}.");
     for entry in entries.flatten() {
         let entry_name = entry.file_name();
-        let stale = entry_name.to_str().is_some_and(|n| {
-            n.len() > prefix.len() + 4 && n.starts_with(&prefix) && n.ends_with(".tmp")
-        });
-        if stale {
+        let Some(tag) = entry_name.to_str().and_then(|n| {
+            n.strip_prefix(name)?
+                .strip_prefix('.')?
+                .strip_suffix(".tmp")
+        }) else {
+            continue;
+        };
+        let orphaned = if is_our_tag(tag) {
+            not_in_flight(folder, &entry)
+        } else {
+            is_mkstemp_tag(tag) && older_than(&entry, PYTHON_TEMP_ORPHANED_AFTER)
+        };
+        if orphaned {
             let _ = folder.remove_file(&entry_name);
         }
     }
 }
 
+fn is_our_tag(tag: &str) -> bool {
+    tag.len() == 16 && tag.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Python's `tempfile` names: 8 characters of `[a-z0-9_]`.
+fn is_mkstemp_tag(tag: &str) -> bool {
+    tag.len() == 8
+        && tag
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+}
+
+/// A regular file whose flock is free: no live writer owns it.
+fn not_in_flight(folder: &Dir, entry: &DirEntry) -> bool {
+    if !entry.file_type().is_ok_and(|t| t.is_file()) {
+        return false;
+    }
+    let mut open = OpenOptions::new();
+    open.read(true).custom_flags(OFlags::NONBLOCK.bits() as i32);
+    folder
+        .open_with(entry.file_name(), &open)
+        .is_ok_and(|file| {
+            rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive).is_ok()
+        })
+}
+
+fn older_than(entry: &DirEntry, age: Duration) -> bool {
+    let modified = entry.metadata().and_then(|m| m.modified());
+    modified.is_ok_and(|m| {
+        SystemTime::now()
+            .duration_since(m.into_std())
+            .is_ok_and(|d| d > age)
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::{Root, StorageError};
-    use std::time::Duration;
+    use super::super::Root;
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn root() -> (tempfile::TempDir, Root) {
         let tmp = tempfile::tempdir().unwrap();
@@ -105,51 +288,142 @@ mod tests {
         (tmp, root)
     }
 
-    #[test]
-    fn replace_leaves_no_temp_file_and_read_caps_the_size() {
-        let (tmp, root) = root();
-        let lock = root.lock("d/f.json", Duration::ZERO).unwrap();
-        lock.replace(b"12345").unwrap();
-        assert_eq!(lock.read(5).unwrap().unwrap(), b"12345");
-        assert!(matches!(lock.read(4), Err(StorageError::Io(_))));
-        let mut names: Vec<_> = std::fs::read_dir(tmp.path().join("d"))
+    fn names(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        assert_eq!(names, ["f.json", "f.json.lock"]);
+        names
     }
 
     #[test]
-    fn a_write_sweeps_temp_files_of_killed_writers_only() {
+    fn replace_leaves_no_temp_file_and_read_caps_the_size() {
         let (tmp, root) = root();
-        for stale in [
-            "f.json.1a2b.tmp",
-            "f.json.x7_k2p.tmp",
-            "g.json.1.tmp",
-            "f.json.tmp",
-            "f.jsonX.1.tmp",
-        ] {
-            std::fs::write(tmp.path().join(stale), b"").unwrap();
+        let mut lock = root.lock("d/f.json", Duration::ZERO).unwrap();
+        lock.replace(b"12345", 5).unwrap();
+        assert_eq!(lock.read(5).unwrap().unwrap(), b"12345");
+        assert!(matches!(lock.read(4), Err(StorageError::Io(_))));
+        assert_eq!(names(&tmp.path().join("d")), ["f.json", "f.json.lock"]);
+    }
+
+    #[test]
+    fn backstop_a_document_past_the_read_limit_is_refused_and_nothing_written() {
+        let (tmp, root) = root();
+        std::fs::write(tmp.path().join("f.json"), b"old").unwrap();
+        let mut lock = root.lock("f.json", Duration::ZERO).unwrap();
+        lock.read(5).unwrap();
+        let e = lock.replace(b"123456", 5).unwrap_err();
+        assert_eq!(
+            e,
+            StorageError::Validation(
+                "f.json: the document would be larger than the 5-byte read limit; nothing written"
+                    .into()
+            )
+        );
+        assert_eq!(std::fs::read(tmp.path().join("f.json")).unwrap(), b"old");
+        assert_eq!(names(tmp.path()), ["f.json", "f.json.lock"]);
+    }
+
+    #[test]
+    fn p1_a_first_write_never_replaces_a_file_that_appeared_after_the_read() {
+        let (tmp, root) = root();
+        let mut lock = root.lock("f.json", Duration::ZERO).unwrap();
+        assert_eq!(lock.read(100).unwrap(), None);
+        // Another writer got in while our lock file was deleted.
+        std::fs::write(tmp.path().join("f.json"), b"winner").unwrap();
+        let e = lock.replace(b"loser", 100).unwrap_err();
+        assert!(matches!(e, StorageError::CreatedMeanwhile(_)), "{e:?}");
+        assert_eq!(std::fs::read(tmp.path().join("f.json")).unwrap(), b"winner");
+        assert_eq!(names(tmp.path()), ["f.json", "f.json.lock"]);
+        // A rewrite (the read saw the file) replaces as ever.
+        lock.read(100).unwrap();
+        lock.replace(b"rewrite", 100).unwrap();
+        assert_eq!(
+            std::fs::read(tmp.path().join("f.json")).unwrap(),
+            b"rewrite"
+        );
+    }
+
+    #[test]
+    fn p1_the_link_fallback_refuses_to_replace_and_leaves_no_temp_name() {
+        let (tmp, root) = root();
+        let folder = root.dir().unwrap();
+        std::fs::write(tmp.path().join("t1"), b"first").unwrap();
+        link_then_unlink(folder, OsStr::new("t1"), OsStr::new("f.json")).unwrap();
+        std::fs::write(tmp.path().join("t2"), b"second").unwrap();
+        let e = link_then_unlink(folder, OsStr::new("t2"), OsStr::new("f.json")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(tmp.path().join("f.json")).unwrap(), b"first");
+        assert_eq!(names(tmp.path()), ["f.json", "t2"]);
+    }
+
+    #[test]
+    fn p5_the_sweep_removes_only_orphans_of_the_two_writers_patterns() {
+        let (tmp, root) = root();
+        let old = SystemTime::now() - Duration::from_secs(120);
+        let put = |name: &str, old_enough: bool| {
+            let file = std::fs::File::create(tmp.path().join(name)).unwrap();
+            if old_enough {
+                file.set_modified(old).unwrap();
+            }
+        };
+        for orphan in ["f.json.0123456789abcdef.tmp", "f.json.x7_k2p0q.tmp"] {
+            put(orphan, true);
         }
+        let kept = [
+            "f.json.before-edit.tmp",
+            "f.json.bak.0123456789abcdef.tmp",
+            "f.json.bak.x7_k2p0q.tmp",
+            "f.json.0123456789ABCDEF.tmp",
+            "f.json.1a2b.tmp",
+            "f.json.tmp",
+            "f.jsonX.0123456789abcdef.tmp",
+            "g.json.0123456789abcdef.tmp",
+        ];
+        for name in kept {
+            put(name, true);
+        }
+        // A Python writer's temp file of a moment ago: in flight, and kept.
+        put("f.json.fresh_01.tmp", false);
+        // One of ours in flight: its writer holds its flock.
+        put("f.json.fedcba9876543210.tmp", false);
+        let in_flight =
+            std::fs::File::open(tmp.path().join("f.json.fedcba9876543210.tmp")).unwrap();
+        rustix::fs::flock(&in_flight, FlockOperation::LockExclusive).unwrap();
+
         root.lock("f.json", Duration::ZERO)
             .unwrap()
-            .replace(b"new")
+            .replace(b"new", 100)
             .unwrap();
-        let mut left: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
-        assert_eq!(
-            left,
-            [
-                "f.json",
-                "f.json.lock",
-                "f.json.tmp",
-                "f.jsonX.1.tmp",
-                "g.json.1.tmp"
-            ]
-        );
+        let mut expected: Vec<&str> = kept.to_vec();
+        expected.extend([
+            "f.json",
+            "f.json.lock",
+            "f.json.fresh_01.tmp",
+            "f.json.fedcba9876543210.tmp",
+        ]);
+        expected.sort();
+        assert_eq!(names(tmp.path()), expected);
+    }
+
+    #[test]
+    fn p8_a_rewrite_keeps_the_mode_and_a_first_write_takes_the_default() {
+        let (tmp, root) = root();
+        let path = tmp.path().join("f.json");
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let mut lock = root.lock("f.json", Duration::ZERO).unwrap();
+        lock.read(100).unwrap();
+        lock.replace(b"first", 100).unwrap();
+        let default = mode(&path);
+        assert_ne!(default, 0o600);
+        for kept in [0o600, 0o640, 0o400] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(kept)).unwrap();
+            lock.read(100).unwrap();
+            lock.replace(b"again", 100).unwrap();
+            assert_eq!(mode(&path), kept);
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), b"again");
     }
 }
