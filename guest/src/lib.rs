@@ -9,8 +9,9 @@
 pub mod error;
 pub mod gate;
 pub mod json;
-// Native builds only (tests, property tests, fuzz targets): never in the component.
-#[cfg(any(test, feature = "testing", not(target_arch = "wasm32")))]
+// An in-memory Env for native builds (unit and property tests, fuzz
+// targets); never compiled into the component.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod memory;
 pub mod policy;
 pub mod records;
