@@ -1,3 +1,293 @@
-//! Issue 10, point 7: the environment's limits (file-size rlimit, the compiled-code cache, fork) are not the policy's fault.
+//! Issue 10, point 7: the environment's limits (a file-size rlimit, the
+//! compiled-code cache, fork) are not the policy's fault; and point 2's
+//! second bullet: odd policy and config files (a FIFO, a device, a folder,
+//! an oversize file) are refused at once. Real CLI processes, each under a
+//! timeout so that a hang fails the test instead of stalling the suite.
 
 mod common;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{equipment_input, temp_files, tree, Run, CLI, EQUIPMENT};
+use exlab_cache::watch::{Watch, WatchEvent};
+use exlab_cache::{Cache, Policy};
+
+/// A refusal is quick; a hang is a failure, not a stalled suite.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How a CLI process is started: its environment and its file-size limit.
+#[derive(Default, Clone)]
+struct Env {
+    vars: Vec<(&'static str, OsString)>,
+    removed: Vec<&'static str>,
+    /// RLIMIT_FSIZE, in bytes.
+    file_size_limit: Option<u64>,
+    /// RLIMIT_AS, in bytes.
+    address_space_limit: Option<u64>,
+}
+
+impl Env {
+    /// The compiled-code cache under `xdg` (`$XDG_CACHE_HOME`).
+    fn cache_in(xdg: &Path) -> Env {
+        Env::default().var("XDG_CACHE_HOME", xdg)
+    }
+
+    fn var(mut self, name: &'static str, value: impl Into<OsString>) -> Env {
+        self.vars.push((name, value.into()));
+        self
+    }
+
+    fn without(mut self, name: &'static str) -> Env {
+        self.removed.push(name);
+        self
+    }
+
+    fn file_size_limit(mut self, bytes: u64) -> Env {
+        self.file_size_limit = Some(bytes);
+        self
+    }
+}
+
+/// Runs the CLI in `cwd`; panics if it has not exited within [`TIMEOUT`].
+fn run(cwd: &Path, args: &[&str], stdin: &str, env: &Env) -> Run {
+    let mut command = Command::new(CLI);
+    command
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for name in &env.removed {
+        command.env_remove(name);
+    }
+    command.envs(env.vars.iter().map(|(k, v)| (k, v)));
+    let limits = [
+        (libc::RLIMIT_FSIZE, env.file_size_limit),
+        (libc::RLIMIT_AS, env.address_space_limit),
+    ];
+    // SAFETY: setrlimit is async-signal-safe and changes only the child.
+    unsafe {
+        command.pre_exec(move || {
+            for (resource, bytes) in limits {
+                let Some(bytes) = bytes else { continue };
+                let limit = libc::rlimit {
+                    rlim_cur: bytes,
+                    rlim_max: bytes,
+                };
+                if libc::setrlimit(resource, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    match child.stdin.take().unwrap().write_all(stdin.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("stdin: {e}"),
+        _ => {}
+    }
+    let pid = child.id() as libc::pid_t;
+    let (done, outcome) = mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output().unwrap()));
+    let output = outcome.recv_timeout(TIMEOUT).unwrap_or_else(|_| {
+        // SAFETY: kills the child this test started, by its id.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        panic!("exlab-cache {args:?} hung for {TIMEOUT:?}")
+    });
+    Run {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+fn cwasm_files(dir: &Path) -> Vec<String> {
+    if !dir.exists() {
+        return Vec::new();
+    }
+    tree(dir)
+        .into_iter()
+        .filter(|p| p.ends_with(".cwasm"))
+        .collect()
+}
+
+// ------------------------------------- point 2: odd policy and config files
+
+/// A folder of odd files outside the root: a FIFO (no writer: opening it
+/// for reading would block), a folder, and sparse files just over and at a
+/// cap. Names the device `/dev/zero` (read forever).
+struct OddFiles {
+    _dir: tempfile::TempDir,
+    fifo: PathBuf,
+    folder: PathBuf,
+    dir: PathBuf,
+}
+
+impl OddFiles {
+    fn new() -> OddFiles {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid C string; mkfifo touches nothing else.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let folder = dir.path().join("folder");
+        std::fs::create_dir(&folder).unwrap();
+        OddFiles {
+            fifo,
+            folder,
+            dir: dir.path().to_owned(),
+            _dir: dir,
+        }
+    }
+
+    /// A sparse file of `len` bytes (costs no disk).
+    fn sized(&self, name: &str, len: u64) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::File::create(&path).unwrap().set_len(len).unwrap();
+        path
+    }
+
+    /// The files to refuse, each with the reason the message gives.
+    fn refused(&self, cap: u64) -> Vec<(PathBuf, &'static str)> {
+        vec![
+            ("/dev/zero".into(), "not a regular file (a device)"),
+            (self.fifo.clone(), "not a regular file (a FIFO)"),
+            (self.folder.clone(), "not a regular file (a folder)"),
+            (
+                self.sized("oversize", cap + 1),
+                "larger than the", // ... N-byte limit
+            ),
+        ]
+    }
+}
+
+/// Asserts `out` is `code` naming `file` and `why`, quickly.
+fn assert_refused(out: &Run, started: Instant, code: &str, file: &Path, why: &str) {
+    let message = out.error()["message"].as_str().unwrap().to_owned();
+    assert_eq!(out.code(), code, "{}", out.stderr);
+    assert!(message.contains(&*file.to_string_lossy()), "{message}");
+    assert!(message.contains(why), "{message}");
+    assert_eq!(out.stdout, "");
+    assert!(started.elapsed() < Duration::from_secs(10), "{message}");
+}
+
+#[test]
+fn p2_odd_policy_files_are_refused_at_once_and_nothing_is_touched() {
+    let odd = OddFiles::new();
+    let root = tempfile::tempdir().unwrap();
+    for (file, why) in odd.refused(Policy::MAX_FILE_SIZE) {
+        let policy = file.to_str().unwrap();
+        for args in [
+            vec!["--policy", policy, "equipment", "write", EQUIPMENT],
+            vec!["--policy", policy, "schema", "check", "1.0", "--major", "1"],
+            vec!["policy", "check", policy],
+        ] {
+            let started = Instant::now();
+            let out = run(root.path(), &args, &equipment_input("x"), &Env::default());
+            assert_eq!(out.status, 9, "{args:?}: {}", out.stderr);
+            assert_refused(&out, started, "policy_error", &file, why);
+        }
+    }
+    assert_eq!(tree(root.path()), Vec::<String>::new());
+
+    // At the cap, the file is read (and is no component).
+    let at_cap = odd.sized("at-cap", Policy::MAX_FILE_SIZE);
+    let at_cap = at_cap.to_str().unwrap();
+    let out = run(
+        root.path(),
+        &["policy", "check", at_cap],
+        "",
+        &Env::default(),
+    );
+    assert_eq!(out.code(), "policy_error");
+    assert!(!out.stderr.contains("limit"), "{}", out.stderr);
+}
+
+/// `f` on another thread: a hang fails the test instead of stalling it.
+fn within_timeout<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, outcome) = mpsc::channel();
+    std::thread::spawn(move || done.send(f()));
+    outcome.recv_timeout(TIMEOUT).expect("hung")
+}
+
+#[test]
+fn p2_every_library_door_refuses_odd_policy_files() {
+    let odd = OddFiles::new();
+    let root = tempfile::tempdir().unwrap();
+    let cache = Cache::open(root.path()).unwrap();
+    let serving = cache.policy_info();
+    for (file, why) in odd.refused(Policy::MAX_FILE_SIZE) {
+        let (c, f) = (cache.clone(), file.clone());
+        let (loaded, swapped, watched) = within_timeout(move || {
+            let loaded = Policy::from_file(&f).map(|_| ());
+            let swapped = c.swap_policy_file(&f).map(|_| ());
+            let watched = Watch::new(c, &f, Duration::ZERO).poll(Instant::now());
+            (loaded, swapped, watched)
+        });
+        for e in [loaded.unwrap_err(), swapped.unwrap_err()] {
+            assert_eq!(e.code(), "policy_error", "{e:?}");
+            assert!(e.message().contains(why), "{e:?}");
+        }
+        match watched {
+            Some(WatchEvent::Unreadable { message }) => assert!(message.contains(why), "{message}"),
+            other => panic!("{file:?}: {other:?}"),
+        }
+    }
+    assert_eq!(cache.policy_info(), serving);
+    assert_eq!(tree(root.path()), Vec::<String>::new());
+}
+
+#[test]
+fn p2_odd_config_files_are_refused_at_once_with_the_spec_codes() {
+    let odd = OddFiles::new();
+    let cwd = tempfile::tempdir().unwrap();
+    for (file, why) in odd.refused(exlab_cache::sync::MAX_CONFIG_SIZE) {
+        let started = Instant::now();
+        let out = run(
+            cwd.path(),
+            &["sync", file.to_str().unwrap()],
+            "",
+            &Env::default(),
+        );
+        assert_eq!(out.status, 1, "{file:?}: {}", out.stderr);
+        assert_refused(&out, started, "io_error", &file, why);
+    }
+    let missing = odd.dir.join("missing.yaml");
+    let out = run(
+        cwd.path(),
+        &["sync", missing.to_str().unwrap()],
+        "",
+        &Env::default(),
+    );
+    assert_eq!(out.code(), "not_found", "{}", out.stderr);
+    let binary = odd.dir.join("binary.yaml");
+    std::fs::write(&binary, b"equipment: [\xff\xfe").unwrap();
+    let out = run(
+        cwd.path(),
+        &["sync", binary.to_str().unwrap()],
+        "",
+        &Env::default(),
+    );
+    assert_eq!(out.code(), "decode_error", "{}", out.stderr);
+    // At the cap, the file is read: blank YAML, so no equipment: list.
+    let blank = odd.dir.join("blank.yaml");
+    std::fs::write(
+        &blank,
+        " ".repeat(exlab_cache::sync::MAX_CONFIG_SIZE as usize),
+    )
+    .unwrap();
+    let out = run(
+        cwd.path(),
+        &["sync", blank.to_str().unwrap()],
+        "",
+        &Env::default(),
+    );
+    assert_eq!(out.error()["field"], "equipment", "{}", out.stderr);
+    assert_eq!(tree(cwd.path()), Vec::<String>::new());
+}

@@ -187,9 +187,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
 
 /// `--policy FILE`: read once, checked against the allow-list before it is compiled.
 fn load_policy(file: &std::path::Path, allowed: Option<&AllowList>) -> Result<Policy, Error> {
-    let bytes = std::fs::read(file).map_err(|e| Error::Policy {
-        message: format!("cannot read the policy {}: {e}", file.display()),
-    })?;
+    let bytes = Policy::read_file(file)?;
     if let Some(allowed) = allowed {
         allowed.check(&bytes)?;
     }
