@@ -117,6 +117,89 @@ fn cwasm_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+// ------------------------------------------------ point 7: a file-size limit
+
+#[test]
+fn p7_under_a_file_size_limit_every_command_works_and_an_oversize_write_is_io_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let xdg = tmp.path().join("xdg");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&xdg).unwrap();
+    // 16 KiB: `ulimit -f 16` in bash. The compiled code (megabytes) cannot
+    // be cached under it, so the first process compiles in memory.
+    let limited = Env::cache_in(&xdg).file_size_limit(16 << 10);
+
+    let gate = run(
+        &root,
+        &["schema", "check", "1.0", "--major", "1"],
+        "",
+        &limited,
+    );
+    assert_eq!(gate.status, 0, "{}", gate.stderr);
+    assert_eq!(
+        cwasm_files(&xdg),
+        Vec::<String>::new(),
+        "too large to cache"
+    );
+    let missing = run(&root, &["equipment", "read", EQUIPMENT], "", &limited);
+    assert_eq!(missing.code(), "not_found", "{}", missing.stderr);
+
+    // And with the compiled code already cached (written without a limit).
+    let warm = run(&root, &["policy", "info"], "", &Env::cache_in(&xdg));
+    assert_eq!(warm.status, 0, "{}", warm.stderr);
+    assert_eq!(cwasm_files(&xdg).len(), 1);
+    let small = run(
+        &root,
+        &["equipment", "write", EQUIPMENT],
+        &equipment_input("small"),
+        &limited,
+    );
+    assert_eq!(small.status, 0, "{}", small.stderr);
+    let read = run(&root, &["equipment", "read", EQUIPMENT], "", &limited);
+    assert_eq!(read.json()["label"], "small", "{}", read.stderr);
+
+    // A write past the limit gets EFBIG (SIGXFSZ is ignored), not a kill.
+    let before = std::fs::read(root.join(EQUIPMENT)).unwrap();
+    let big = run(
+        &root,
+        &["equipment", "write", EQUIPMENT],
+        &equipment_input(&"x".repeat(20 << 10)),
+        &limited,
+    );
+    assert_eq!(big.status, 1, "{}", big.stderr);
+    assert_eq!(big.code(), "io_error");
+    assert!(big.error()["message"]
+        .as_str()
+        .unwrap()
+        .contains("File too large"));
+    assert_eq!(big.stdout, "");
+    assert_eq!(std::fs::read(root.join(EQUIPMENT)).unwrap(), before);
+    assert_eq!(temp_files(&root), Vec::<String>::new());
+}
+
+#[test]
+fn p7_the_machine_refusing_the_runtime_memory_is_io_error_not_policy_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    // `ulimit -v 2000000`: wasmtime cannot reserve a guest's 4 GiB address
+    // range. That is the machine's limit, not the policy's fault.
+    let env = Env {
+        address_space_limit: Some(2 << 30),
+        ..Env::default()
+    };
+    let out = run(
+        tmp.path(),
+        &["schema", "check", "1.0", "--major", "1"],
+        "",
+        &env,
+    );
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert_eq!(out.code(), "io_error");
+    let message = out.error()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("Cannot allocate memory"), "{message}");
+    assert_eq!(tree(tmp.path()), Vec::<String>::new());
+}
+
 // ------------------------------------- point 2: odd policy and config files
 
 /// A folder of odd files outside the root: a FIFO (no writer: opening it

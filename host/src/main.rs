@@ -116,6 +116,14 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
+    // Under a file-size limit (`ulimit -f`), an oversize write would kill
+    // the process with SIGXFSZ; ignored, the write fails with EFBIG, which is
+    // reported as io_error with the old file intact.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(status) => status,

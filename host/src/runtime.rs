@@ -14,6 +14,12 @@
 //!
 //! The built-in policy's compiled code is cached on disk (see
 //! [`precompiled`]), so a CLI process deserializes it instead of compiling.
+//!
+//! The environment's limits are not the policy's fault: loading writes no
+//! file (no copy-on-write memory images, which need a memfd that `ulimit -f`
+//! refuses), a failure that is the machine's (an OS error, the host out of
+//! memory) is `io_error`, and the epoch ticker that enforces the time limit
+//! is restarted in a forked child, which inherits no threads.
 
 mod precompiled;
 
@@ -44,22 +50,74 @@ fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
-        config.wasm_component_model(true).epoch_interruption(true);
-        let engine = Engine::new(&config).expect("a valid wasmtime configuration");
-        // The ticker holds only a weak reference: it never keeps an engine alive.
-        let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("exlab-cache-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })
-            .expect("spawn the epoch ticker");
-        engine
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            // Copy-on-write memory images live in a memfd that wasmtime fills
+            // with write(2), which a file-size limit (`ulimit -f`) refuses.
+            // Copying the data segments instead costs ~20 us per fresh
+            // instance, and calls reuse their instances.
+            .memory_init_cow(false);
+        Engine::new(&config).expect("a valid wasmtime configuration")
     })
+}
+
+/// Whether this process has an epoch ticker. A forked child has only the
+/// thread that forked, so the `pthread_atfork` handler clears this there,
+/// and the child's next call starts a ticker of its own.
+static TICKING: AtomicBool = AtomicBool::new(false);
+
+/// Starts the epoch ticker unless it runs: without it, no time limit holds.
+/// One atomic load when it runs (every call makes it).
+fn ensure_ticker() -> Result<(), Error> {
+    if TICKING.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    watch_for_fork()?;
+    if TICKING
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return Ok(()); // another thread started it just now
+    }
+    // The ticker holds only a weak reference: it never keeps an engine alive.
+    let weak = engine().weak();
+    let spawned = std::thread::Builder::new()
+        .name("exlab-cache-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    spawned.map(drop).map_err(|e| {
+        TICKING.store(false, Ordering::Release);
+        Error::io(format!("cannot start the policy's time keeper: {e}"))
+    })
+}
+
+/// Registers the fork handler that marks the ticker gone in a child, once.
+fn watch_for_fork() -> Result<(), Error> {
+    static REGISTERED: OnceLock<Result<(), Error>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            #[cfg(unix)]
+            {
+                extern "C" fn in_child() {
+                    // An atomic store: async-signal-safe, as a fork handler must be.
+                    TICKING.store(false, Ordering::Release);
+                }
+                // SAFETY: registers a handler that only stores to an atomic.
+                let failed = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+                if failed != 0 {
+                    let e = std::io::Error::from_raw_os_error(failed);
+                    return Err(Error::io(format!("cannot watch for fork: {e}")));
+                }
+            }
+            Ok(())
+        })
+        .clone()
 }
 
 fn linker() -> &'static Linker<CallState> {
@@ -181,6 +239,7 @@ impl Policy {
             alive: Arc::new(()),
         };
         let scratch = no_root(NoRoot::Loading);
+        ensure_ticker()?;
         let who = loaded.call(scratch, &Settings::default(), |plugin, store| {
             plugin.exlab_cache_policy().call_info(store).map(Ok)
         })?;
@@ -215,6 +274,7 @@ impl Policy {
         settings: &Settings,
         f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<Result<R, CacheError>>,
     ) -> Result<R, Error> {
+        ensure_ticker()?;
         self.0.call(root, settings, f)
     }
 
@@ -349,7 +409,7 @@ impl Loaded {
         let (plugin, result) = match outcome {
             Ok((plugin, Ok(value))) => (Some(plugin), Ok(value)),
             Ok((plugin, Err(e))) => (Some(plugin), Err(e.into())),
-            Err(e) => (None, Err(Error::policy(store.data().describe_failure(&e)))),
+            Err(e) => (None, Err(store.data().failure(&e))),
         };
         let clean = store.data_mut().finish();
         match plugin {
@@ -446,6 +506,19 @@ impl CallState {
         self.started.elapsed().saturating_sub(self.host_time)
     }
 
+    /// The error for a call that failed in the runtime: `policy_error` when
+    /// the guest trapped, hit a limit or does not fit; `io_error` when the
+    /// machine refused the runtime something (an OS error, host memory).
+    fn failure(&self, e: &wasmtime::Error) -> Error {
+        let guest_fault = e.is::<OutOfTime>() || e.is::<Trap>() || self.memory.hit;
+        match machine_fault(e) {
+            Some(why) if !guest_fault => Error::io(format!(
+                "the sandbox could not get what it needs from the machine: {why}"
+            )),
+            _ => Error::policy(self.describe_failure(e)),
+        }
+    }
+
     fn describe_failure(&self, e: &wasmtime::Error) -> String {
         let mut message = if e.downcast_ref::<OutOfTime>().is_some() {
             format!(
@@ -471,6 +544,20 @@ impl CallState {
         }
         message
     }
+}
+
+/// The OS error or host allocation failure behind `e`, if there is one:
+/// a memfd write past `ulimit -f`, a memory reservation past `ulimit -v`.
+fn machine_fault(e: &wasmtime::Error) -> Option<String> {
+    fn from_the_machine(cause: &(dyn std::error::Error + 'static)) -> bool {
+        #[cfg(unix)]
+        if cause.is::<rustix::io::Errno>() {
+            return true;
+        }
+        cause.is::<std::io::Error>() || cause.is::<wasmtime::OutOfMemory>()
+    }
+    // The whole chain: wasmtime's context says what it was doing.
+    e.chain().any(from_the_machine).then(|| format!("{e:#}"))
 }
 
 impl WasiView for CallState {
