@@ -200,6 +200,162 @@ fn p7_the_machine_refusing_the_runtime_memory_is_io_error_not_policy_error() {
     assert_eq!(tree(tmp.path()), Vec::<String>::new());
 }
 
+// ------------------------------------------ point 7: the compiled-code cache
+
+/// The sha256-named file this cache writes for the built-in policy.
+fn is_cache_file(name: &str) -> bool {
+    let stem = name.strip_suffix(".cwasm").unwrap_or_default();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    matches!(stem.split_once('-'), Some((sha, engine)) if hex(sha, 64) && hex(engine, 16))
+}
+
+/// A refused call (bad input): it needs the policy, so it loads it.
+fn refused_call(cwd: &Path, env: &Env) {
+    let out = run(cwd, &["equipment", "write", EQUIPMENT], "{\"id\":1}", env);
+    assert_eq!(out.code(), "validation_error", "{}", out.stderr);
+}
+
+#[test]
+fn p7_a_missing_home_is_not_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home/operator");
+    let env = Env::default().without("XDG_CACHE_HOME").var("HOME", &home);
+    refused_call(tmp.path(), &env);
+    assert_eq!(tree(tmp.path()), Vec::<String>::new(), "nothing created");
+
+    // A relative XDG_CACHE_HOME is ignored (the XDG rule), and so is one whose
+    // parent is missing: neither is created.
+    for xdg in [
+        "relative/cache",
+        &*tmp.path().join("gone/cache").to_string_lossy(),
+    ] {
+        refused_call(tmp.path(), &env.clone().var("XDG_CACHE_HOME", xdg));
+        assert_eq!(tree(tmp.path()), Vec::<String>::new(), "{xdg}");
+    }
+
+    // An existing home gets ~/.cache/exlab-cache/<sha>-<engine>.cwasm.
+    std::fs::create_dir_all(&home).unwrap();
+    refused_call(tmp.path(), &env);
+    let cached = cwasm_files(&home.join(".cache/exlab-cache"));
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert!(is_cache_file(&cached[0]), "{cached:?}");
+}
+
+#[test]
+fn p7_an_unusable_cache_falls_back_to_compiling_in_memory() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+
+    // A file where the cache folder should be (unwritable even for root).
+    let blocked = tmp.path().join("blocked");
+    std::fs::create_dir(&blocked).unwrap();
+    std::fs::write(blocked.join("exlab-cache"), "not a folder").unwrap();
+    // A read-only cache folder (unwritable for anyone but root).
+    let read_only = tmp.path().join("read-only");
+    std::fs::create_dir_all(read_only.join("exlab-cache")).unwrap();
+    std::fs::set_permissions(
+        read_only.join("exlab-cache"),
+        std::fs::Permissions::from_mode(0o500),
+    )
+    .unwrap();
+    // A damaged cache file, in a folder that cannot be written.
+    let damaged = tmp.path().join("damaged");
+    let warm = run(&root, &["policy", "info"], "", &Env::cache_in(&damaged));
+    assert_eq!(warm.status, 0, "{}", warm.stderr);
+    let cached = damaged.join(&cwasm_files(&damaged)[0]);
+    std::fs::write(&cached, "damaged").unwrap();
+    std::fs::set_permissions(
+        damaged.join("exlab-cache"),
+        std::fs::Permissions::from_mode(0o500),
+    )
+    .unwrap();
+
+    for xdg in [&blocked, &read_only, &damaged] {
+        let env = Env::cache_in(xdg);
+        let write = run(
+            &root,
+            &["equipment", "write", EQUIPMENT],
+            &equipment_input("x"),
+            &env,
+        );
+        assert_eq!(write.status, 0, "{xdg:?}: {}", write.stderr);
+        let read = run(&root, &["equipment", "read", EQUIPMENT], "", &env);
+        assert_eq!(read.json()["label"], "x", "{xdg:?}: {}", read.stderr);
+    }
+    std::fs::set_permissions(
+        damaged.join("exlab-cache"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        read_only.join("exlab-cache"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+}
+
+#[test]
+fn p7_exlab_cache_code_cache_off_reads_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&xdg).unwrap();
+    for off in ["off", "0"] {
+        let env = Env::cache_in(&xdg)
+            .var("HOME", &home)
+            .var("EXLAB_CACHE_CODE_CACHE", off);
+        refused_call(&home, &env);
+        let info = run(&home, &["policy", "info"], "", &env);
+        assert_eq!(info.status, 0, "{}", info.stderr);
+        assert_eq!(tree(tmp.path()), ["home", "xdg"], "{off}");
+    }
+}
+
+#[test]
+fn p7_a_new_cache_file_prunes_other_versions_and_leaves_foreign_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let dir = xdg.join("exlab-cache");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sha = sha256_of_builtin();
+    let stale = [
+        format!("{}-0123456789abcdef.cwasm", "0".repeat(64)), // another policy
+        format!("{sha}-fedcba9876543210.cwasm"),              // another engine
+    ];
+    let foreign = [
+        "notes.txt".to_owned(),
+        "mine.cwasm".to_owned(),
+        format!("{sha}.cwasm"),
+        format!("{sha}-0123456789abcdef.cwasm.bak"),
+        format!("{}-0123456789abcdef.cwasm", "0".repeat(63)),
+    ];
+    for name in stale.iter().chain(&foreign) {
+        std::fs::write(dir.join(name), "old").unwrap();
+    }
+    refused_call(tmp.path(), &Env::cache_in(&xdg));
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    let written: Vec<&String> = left
+        .iter()
+        .filter(|n| n.starts_with(&format!("{sha}-")) && n.ends_with(".cwasm"))
+        .collect();
+    assert_eq!(written.len(), 1, "{left:?}");
+    let mut expected: Vec<String> = foreign.to_vec();
+    expected.push(written[0].clone());
+    expected.sort();
+    assert_eq!(left, expected, "stale files pruned, foreign ones kept");
+}
+
+fn sha256_of_builtin() -> String {
+    exlab_cache::sha256_hex(exlab_cache::BUILTIN_POLICY)
+}
+
 // ------------------------------------- point 2: odd policy and config files
 
 /// A folder of odd files outside the root: a FIFO (no writer: opening it
