@@ -49,6 +49,8 @@ const GUEST_STDERR_CAP: usize = 16 * 1024;
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
+        // Before anything runs on the engine: a later fork's child must know.
+        let _ = watch_for_fork();
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -67,13 +69,29 @@ fn engine() -> &'static Engine {
 /// and the child's next call starts a ticker of its own.
 static TICKING: AtomicBool = AtomicBool::new(false);
 
+/// Set in the child of a fork (by the same handler).
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Compiles a component. wasmtime compiles in parallel on rayon's global
+/// pool, whose threads a forked child does not have: there it would wait
+/// forever, so a child compiles on a pool of its own for the occasion.
+fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    if !FORKED.load(Ordering::Acquire) {
+        return Component::new(engine, bytes);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("exlab-cache-compile-{i}"))
+        .build()?;
+    pool.install(|| Component::new(engine, bytes))
+}
+
 /// Starts the epoch ticker unless it runs: without it, no time limit holds.
 /// One atomic load when it runs (every call makes it).
 fn ensure_ticker() -> Result<(), Error> {
     if TICKING.load(Ordering::Acquire) {
         return Ok(());
     }
-    watch_for_fork()?;
+    watch_for_fork().clone()?;
     if TICKING
         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
@@ -97,27 +115,26 @@ fn ensure_ticker() -> Result<(), Error> {
     })
 }
 
-/// Registers the fork handler that marks the ticker gone in a child, once.
-fn watch_for_fork() -> Result<(), Error> {
+/// Registers, once, the fork handler that tells a child it is one.
+fn watch_for_fork() -> &'static Result<(), Error> {
     static REGISTERED: OnceLock<Result<(), Error>> = OnceLock::new();
-    REGISTERED
-        .get_or_init(|| {
-            #[cfg(unix)]
-            {
-                extern "C" fn in_child() {
-                    // An atomic store: async-signal-safe, as a fork handler must be.
-                    TICKING.store(false, Ordering::Release);
-                }
-                // SAFETY: registers a handler that only stores to an atomic.
-                let failed = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
-                if failed != 0 {
-                    let e = std::io::Error::from_raw_os_error(failed);
-                    return Err(Error::io(format!("cannot watch for fork: {e}")));
-                }
+    REGISTERED.get_or_init(|| {
+        #[cfg(unix)]
+        {
+            extern "C" fn in_child() {
+                // Atomic stores: async-signal-safe, as a fork handler must be.
+                TICKING.store(false, Ordering::Release);
+                FORKED.store(true, Ordering::Release);
             }
-            Ok(())
-        })
-        .clone()
+            // SAFETY: registers a handler that only stores to atomics.
+            let failed = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+            if failed != 0 {
+                let e = std::io::Error::from_raw_os_error(failed);
+                return Err(Error::io(format!("cannot watch for fork: {e}")));
+            }
+        }
+        Ok(())
+    })
 }
 
 fn linker() -> &'static Linker<CallState> {
@@ -206,11 +223,7 @@ impl Policy {
     pub fn from_bytes(bytes: &[u8]) -> Result<Policy, Error> {
         // Another interface version is refused before anything is compiled.
         let interface = crate::version::check_interface(bytes)?;
-        Policy::load(
-            Component::new(engine(), bytes),
-            sha256_hex(bytes),
-            interface,
-        )
+        Policy::load(compile(engine(), bytes), sha256_hex(bytes), interface)
     }
 
     /// Checks a compiled component against the world and asks it who it is.

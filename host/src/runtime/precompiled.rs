@@ -40,7 +40,7 @@ pub(super) fn component(
 ) -> wasmtime::Result<Component> {
     match cache_dir() {
         Some(dir) => load_or_compile(engine, bytes, sha256, &dir),
-        None => Component::new(engine, bytes),
+        None => super::compile(engine, bytes),
     }
 }
 
@@ -104,7 +104,7 @@ pub(super) fn load_or_compile(
     if let Some(component) = load(engine, dir, &path) {
         return Ok(component);
     }
-    let component = Component::new(engine, bytes)?;
+    let component = super::compile(engine, bytes)?;
     match store(&component, dir, &path) {
         Ok(()) => prune(dir, &path),
         Err(e) => {
