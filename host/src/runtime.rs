@@ -18,8 +18,9 @@
 //! The environment's limits are not the policy's fault: loading writes no
 //! file (no copy-on-write memory images, which need a memfd that `ulimit -f`
 //! refuses), a failure that is the machine's (an OS error, the host out of
-//! memory) is `io_error`, and the epoch ticker that enforces the time limit
-//! is restarted in a forked child, which inherits no threads.
+//! memory) is `io_error`, and in a forked child, which inherits no threads,
+//! the epoch ticker that enforces the time limit is restarted and compiling
+//! uses a thread pool of the child's own.
 
 mod precompiled;
 
@@ -183,8 +184,11 @@ impl Policy {
     /// The built-in policy, compiled once per process.
     ///
     /// Its compiled code is cached under `$XDG_CACHE_HOME/exlab-cache/` (or
-    /// `~/.cache/exlab-cache/`), keyed by the component's sha256 and the
-    /// engine's compatibility hash, so that later processes skip compiling.
+    /// `~/.cache/exlab-cache/`, only when `$HOME` exists), keyed by the
+    /// component's sha256 and the engine's compatibility hash, so that later
+    /// processes skip compiling; files of other versions are pruned.
+    /// `EXLAB_CACHE_CODE_CACHE=off` (or `0`) turns the cache off. A cache
+    /// that cannot be read or written only costs a compile (~0.5 s).
     pub fn builtin() -> Result<Policy, Error> {
         static BUILTIN: OnceLock<Result<Policy, Error>> = OnceLock::new();
         BUILTIN
