@@ -144,13 +144,10 @@ impl Cache {
         self.install(policy)
     }
 
-    /// [`Cache::swap_policy`] with the component in the file `path`.
+    /// [`Cache::swap_policy`] with the component in the file `path` (read as
+    /// [`Policy::read_file`] does: a FIFO or an oversize file is refused).
     pub fn swap_policy_file(&self, path: impl AsRef<Path>) -> Result<Swapped, Error> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::policy(format!("cannot read the policy {}: {e}", path.display()))
-        })?;
-        self.swap_policy(&bytes)
+        self.swap_policy(&Policy::read_file(path)?)
     }
 
     /// Replaces the policy with one already compiled, after the allow-list

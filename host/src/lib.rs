@@ -33,6 +33,7 @@ mod clock;
 pub mod conformance;
 mod error;
 mod provenance;
+mod regular_file;
 mod runtime;
 mod storage;
 pub mod sync;

@@ -116,6 +116,14 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
+    // Under a file-size limit (`ulimit -f`), an oversize write would kill
+    // the process with SIGXFSZ; ignored, the write fails with EFBIG, which is
+    // reported as io_error with the old file intact.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(status) => status,
@@ -187,9 +195,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
 
 /// `--policy FILE`: read once, checked against the allow-list before it is compiled.
 fn load_policy(file: &std::path::Path, allowed: Option<&AllowList>) -> Result<Policy, Error> {
-    let bytes = std::fs::read(file).map_err(|e| Error::Policy {
-        message: format!("cannot read the policy {}: {e}", file.display()),
-    })?;
+    let bytes = Policy::read_file(file)?;
     if let Some(allowed) = allowed {
         allowed.check(&bytes)?;
     }

@@ -14,6 +14,13 @@
 //!
 //! The built-in policy's compiled code is cached on disk (see
 //! [`precompiled`]), so a CLI process deserializes it instead of compiling.
+//!
+//! The environment's limits are not the policy's fault: loading writes no
+//! file (no copy-on-write memory images, which need a memfd that `ulimit -f`
+//! refuses), a failure that is the machine's (an OS error, the host out of
+//! memory) is `io_error`, and in a forked child, which inherits no threads,
+//! the epoch ticker that enforces the time limit is restarted and compiling
+//! uses a thread pool of the child's own.
 
 mod precompiled;
 
@@ -43,22 +50,91 @@ const GUEST_STDERR_CAP: usize = 16 * 1024;
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
+        // Before anything runs on the engine: a later fork's child must know.
+        let _ = watch_for_fork();
         let mut config = Config::new();
-        config.wasm_component_model(true).epoch_interruption(true);
-        let engine = Engine::new(&config).expect("a valid wasmtime configuration");
-        // The ticker holds only a weak reference: it never keeps an engine alive.
-        let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("exlab-cache-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })
-            .expect("spawn the epoch ticker");
-        engine
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            // Copy-on-write memory images live in a memfd that wasmtime fills
+            // with write(2), which a file-size limit (`ulimit -f`) refuses.
+            // Copying the data segments instead costs ~20 us per fresh
+            // instance, and calls reuse their instances.
+            .memory_init_cow(false);
+        Engine::new(&config).expect("a valid wasmtime configuration")
+    })
+}
+
+/// Whether this process has an epoch ticker. A forked child has only the
+/// thread that forked, so the `pthread_atfork` handler clears this there,
+/// and the child's next call starts a ticker of its own.
+static TICKING: AtomicBool = AtomicBool::new(false);
+
+/// Set in the child of a fork (by the same handler).
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Compiles a component. wasmtime compiles in parallel on rayon's global
+/// pool, whose threads a forked child does not have: there it would wait
+/// forever, so a child compiles on a pool of its own for the occasion.
+fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    if !FORKED.load(Ordering::Acquire) {
+        return Component::new(engine, bytes);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("exlab-cache-compile-{i}"))
+        .build()?;
+    pool.install(|| Component::new(engine, bytes))
+}
+
+/// Starts the epoch ticker unless it runs: without it, no time limit holds.
+/// One atomic load when it runs (every call makes it).
+fn ensure_ticker() -> Result<(), Error> {
+    if TICKING.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    watch_for_fork().clone()?;
+    if TICKING
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return Ok(()); // another thread started it just now
+    }
+    // The ticker holds only a weak reference: it never keeps an engine alive.
+    let weak = engine().weak();
+    let spawned = std::thread::Builder::new()
+        .name("exlab-cache-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    spawned.map(drop).map_err(|e| {
+        TICKING.store(false, Ordering::Release);
+        Error::io(format!("cannot start the policy's time keeper: {e}"))
+    })
+}
+
+/// Registers, once, the fork handler that tells a child it is one.
+fn watch_for_fork() -> &'static Result<(), Error> {
+    static REGISTERED: OnceLock<Result<(), Error>> = OnceLock::new();
+    REGISTERED.get_or_init(|| {
+        #[cfg(unix)]
+        {
+            extern "C" fn in_child() {
+                // Atomic stores: async-signal-safe, as a fork handler must be.
+                TICKING.store(false, Ordering::Release);
+                FORKED.store(true, Ordering::Release);
+            }
+            // SAFETY: registers a handler that only stores to atomics.
+            let failed = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+            if failed != 0 {
+                let e = std::io::Error::from_raw_os_error(failed);
+                return Err(Error::io(format!("cannot watch for fork: {e}")));
+            }
+        }
+        Ok(())
     })
 }
 
@@ -108,8 +184,11 @@ impl Policy {
     /// The built-in policy, compiled once per process.
     ///
     /// Its compiled code is cached under `$XDG_CACHE_HOME/exlab-cache/` (or
-    /// `~/.cache/exlab-cache/`), keyed by the component's sha256 and the
-    /// engine's compatibility hash, so that later processes skip compiling.
+    /// `~/.cache/exlab-cache/`, only when `$HOME` exists), keyed by the
+    /// component's sha256 and the engine's compatibility hash, so that later
+    /// processes skip compiling; files of other versions are pruned.
+    /// `EXLAB_CACHE_CODE_CACHE=off` (or `0`) turns the cache off. A cache
+    /// that cannot be read or written only costs a compile (~0.5 s).
     pub fn builtin() -> Result<Policy, Error> {
         static BUILTIN: OnceLock<Result<Policy, Error>> = OnceLock::new();
         BUILTIN
@@ -123,13 +202,24 @@ impl Policy {
             .clone()
     }
 
-    /// A policy component from a file.
+    /// The largest policy component file read, in bytes: 64 MiB, some 250
+    /// times the built-in policy.
+    pub const MAX_FILE_SIZE: u64 = 64 << 20;
+
+    /// A policy component from a file (read as [`Policy::read_file`] does).
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Policy, Error> {
+        Policy::from_bytes(&Policy::read_file(path)?)
+    }
+
+    /// The bytes of a policy component file, for every door that takes one:
+    /// opened without blocking, refused with `policy_error` unless it is a
+    /// regular file of at most [`Policy::MAX_FILE_SIZE`] bytes (a FIFO,
+    /// `/dev/zero` or a folder is refused before anything is read).
+    pub fn read_file(path: impl AsRef<std::path::Path>) -> Result<Vec<u8>, Error> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::policy(format!("cannot read the policy {}: {e}", path.display()))
-        })?;
-        Policy::from_bytes(&bytes)
+        crate::regular_file::read(path, Policy::MAX_FILE_SIZE).map_err(|why| {
+            Error::policy(format!("cannot read the policy {}: {why}", path.display()))
+        })
     }
 
     /// A policy component from its bytes: compiled, checked to fit the
@@ -137,11 +227,7 @@ impl Policy {
     pub fn from_bytes(bytes: &[u8]) -> Result<Policy, Error> {
         // Another interface version is refused before anything is compiled.
         let interface = crate::version::check_interface(bytes)?;
-        Policy::load(
-            Component::new(engine(), bytes),
-            sha256_hex(bytes),
-            interface,
-        )
+        Policy::load(compile(engine(), bytes), sha256_hex(bytes), interface)
     }
 
     /// Checks a compiled component against the world and asks it who it is.
@@ -170,6 +256,7 @@ impl Policy {
             alive: Arc::new(()),
         };
         let scratch = no_root(NoRoot::Loading);
+        ensure_ticker()?;
         let who = loaded.call(scratch, &Settings::default(), |plugin, store| {
             plugin.exlab_cache_policy().call_info(store).map(Ok)
         })?;
@@ -204,6 +291,7 @@ impl Policy {
         settings: &Settings,
         f: impl Fn(&Plugin, &mut Store<CallState>) -> wasmtime::Result<Result<R, CacheError>>,
     ) -> Result<R, Error> {
+        ensure_ticker()?;
         self.0.call(root, settings, f)
     }
 
@@ -364,7 +452,7 @@ impl Loaded {
         let (plugin, result) = match outcome {
             Ok((plugin, Ok(value))) => (Some(plugin), Ok(value)),
             Ok((plugin, Err(e))) => (Some(plugin), Err(e.into())),
-            Err(e) => (None, Err(Error::policy(store.data().describe_failure(&e)))),
+            Err(e) => (None, Err(store.data().failure(&e))),
         };
         let clean = store.data_mut().finish();
         match plugin {
@@ -466,6 +554,19 @@ impl CallState {
         self.started.elapsed().saturating_sub(self.host_time)
     }
 
+    /// The error for a call that failed in the runtime: `policy_error` when
+    /// the guest trapped, hit a limit or does not fit; `io_error` when the
+    /// machine refused the runtime something (an OS error, host memory).
+    fn failure(&self, e: &wasmtime::Error) -> Error {
+        let guest_fault = e.is::<OutOfTime>() || e.is::<Trap>() || self.memory.hit;
+        match machine_fault(e) {
+            Some(why) if !guest_fault => Error::io(format!(
+                "the sandbox could not get what it needs from the machine: {why}"
+            )),
+            _ => Error::policy(self.describe_failure(e)),
+        }
+    }
+
     fn describe_failure(&self, e: &wasmtime::Error) -> String {
         let mut message = if e.downcast_ref::<OutOfTime>().is_some() {
             format!(
@@ -491,6 +592,20 @@ impl CallState {
         }
         message
     }
+}
+
+/// The OS error or host allocation failure behind `e`, if there is one:
+/// a memfd write past `ulimit -f`, a memory reservation past `ulimit -v`.
+fn machine_fault(e: &wasmtime::Error) -> Option<String> {
+    fn from_the_machine(cause: &(dyn std::error::Error + 'static)) -> bool {
+        #[cfg(unix)]
+        if cause.is::<rustix::io::Errno>() {
+            return true;
+        }
+        cause.is::<std::io::Error>() || cause.is::<wasmtime::OutOfMemory>()
+    }
+    // The whole chain: wasmtime's context says what it was doing.
+    e.chain().any(from_the_machine).then(|| format!("{e:#}"))
 }
 
 impl WasiView for CallState {

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use crate::bindings::EquipmentWritten;
+use crate::regular_file::{self, Unreadable};
 use crate::{Cache, Error, Policy, Root, Settings};
 
 /// What became of one entry of the config's `equipment:` list.
@@ -81,12 +82,19 @@ fn sync_entry(
     )
 }
 
-/// The config's `equipment:` list.
+/// The largest lab config read, in bytes: 4 MiB, thousands of entries.
+pub const MAX_CONFIG_SIZE: u64 = 4 << 20;
+
+/// The config's `equipment:` list. The file is read without blocking and
+/// only if it is a regular file within [`MAX_CONFIG_SIZE`]: a FIFO, a
+/// device or an oversize file is `io_error`, before anything is read.
 fn read_config(config: &Path) -> Result<Vec<Value>, Error> {
-    let text = std::fs::read(config).map_err(|e| {
-        let message = format!("config {}: {e}", config.display());
-        match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotFound { message },
+    let text = regular_file::read(config, MAX_CONFIG_SIZE).map_err(|why| {
+        let message = format!("config {}: {why}", config.display());
+        match why {
+            Unreadable::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Error::NotFound { message }
+            }
             _ => Error::Io { message },
         }
     })?;

@@ -42,7 +42,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::{sha256_hex, Cache, Error, Swapped};
+use crate::{sha256_hex, Cache, Error, Policy, Swapped};
 
 /// How often to look, and how long a change must settle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +75,8 @@ pub enum WatchEvent {
         /// Why (a `policy_error`).
         error: Error,
     },
-    /// The file cannot be read (missing, say); the old policy keeps serving.
+    /// The file cannot be read (missing, not a regular file, over
+    /// [`Policy::MAX_FILE_SIZE`]); the old policy keeps serving.
     Unreadable {
         /// What the OS said.
         message: String,
@@ -115,7 +116,7 @@ impl Watch {
 
     /// Looks at the file once; `now` is the current instant.
     pub fn poll(&mut self, now: Instant) -> Option<WatchEvent> {
-        let bytes = match std::fs::read(&self.path) {
+        let bytes = match Policy::read_file(&self.path) {
             Ok(bytes) => bytes,
             Err(e) => {
                 self.seen = None;
@@ -123,7 +124,7 @@ impl Watch {
                     return None;
                 }
                 return Some(WatchEvent::Unreadable {
-                    message: format!("policy file {}: {e}", self.path.display()),
+                    message: e.message().to_owned(),
                 });
             }
         };

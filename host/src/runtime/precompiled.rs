@@ -2,12 +2,21 @@
 //! above all) deserializes the built-in policy in well under a millisecond
 //! instead of compiling it for tens of milliseconds.
 //!
-//! The cache is `$XDG_CACHE_HOME/exlab-cache/` (else `~/.cache/exlab-cache/`),
-//! one file per component and engine: `<sha256 of the component>-<engine
-//! compatibility hash>.cwasm`. A file is written atomically (a temp file,
-//! fsync, rename) and loaded only after [`Engine::detect_precompiled`] says
-//! it is a component. Any failure (no home, a read-only disk, a stale or
-//! damaged file) falls back to compiling; nothing here can fail a call.
+//! The cache is `$XDG_CACHE_HOME/exlab-cache/` when `XDG_CACHE_HOME` is an
+//! absolute path, else `$HOME/.cache/exlab-cache/`; one file per component
+//! and engine: `<sha256 of the component>-<engine compatibility hash>.cwasm`.
+//! Of the folders on that path only the last two (`.cache` or
+//! `$XDG_CACHE_HOME`, and `exlab-cache`) are ever created, so a missing
+//! `$HOME` (or one on a disk that is not mounted) is never made. A file is
+//! written atomically (a temp file, fsync, rename) and loaded only after
+//! [`Engine::detect_precompiled`] says it is a component. Writing one prunes
+//! the files of other components and engines (names of the form above, and
+//! nothing else). Any failure (no home, a read-only or full disk, a file-size
+//! limit, a stale or damaged file) falls back to compiling in memory;
+//! nothing here can fail a call.
+//!
+//! `EXLAB_CACHE_CODE_CACHE=off` (or `0`) turns the cache off: nothing is
+//! read or written, every process compiles (about half a second).
 //!
 //! Trust: deserializing compiled code runs it as native code, so
 //! [`Component::deserialize`] is `unsafe`. We only deserialize a file that we
@@ -31,12 +40,19 @@ pub(super) fn component(
 ) -> wasmtime::Result<Component> {
     match cache_dir() {
         Some(dir) => load_or_compile(engine, bytes, sha256, &dir),
-        None => Component::new(engine, bytes),
+        None => super::compile(engine, bytes),
     }
 }
 
-/// The cache folder of this user, if there is a home to put it in.
+/// The environment variable that turns the cache off (see the module docs).
+const SWITCH: &str = "EXLAB_CACHE_CODE_CACHE";
+
+/// The cache folder of this user, unless the cache is off or there is no
+/// base folder to put it in.
 fn cache_dir() -> Option<PathBuf> {
+    if matches!(std::env::var(SWITCH).as_deref(), Ok("off" | "0")) {
+        return None;
+    }
     let absolute = |var: &str| {
         std::env::var_os(var)
             .map(PathBuf::from)
@@ -44,6 +60,28 @@ fn cache_dir() -> Option<PathBuf> {
     };
     let base = absolute("XDG_CACHE_HOME").or_else(|| Some(absolute("HOME")?.join(".cache")))?;
     Some(base.join("exlab-cache"))
+}
+
+/// Whether `name` is one this cache writes: `<64 hex>-<16 hex>.cwasm`.
+fn is_cache_file_name(name: &str) -> bool {
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    match name.strip_suffix(".cwasm").and_then(|s| s.split_once('-')) {
+        Some((sha, engine)) => hex(sha, 64) && hex(engine, 16),
+        None => false,
+    }
+}
+
+/// Removes the cached code of other components and engines from `dir`.
+fn prune(dir: &Path, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_str().is_some_and(is_cache_file_name);
+        if stale && entry.path() != keep {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The file name for `sha256` compiled by `engine`.
@@ -66,9 +104,12 @@ pub(super) fn load_or_compile(
     if let Some(component) = load(engine, dir, &path) {
         return Ok(component);
     }
-    let component = Component::new(engine, bytes)?;
-    if let Err(e) = store(&component, dir, &path) {
-        log::debug!(target: "exlab_cache", "cannot cache the compiled policy in {}: {e}", dir.display());
+    let component = super::compile(engine, bytes)?;
+    match store(&component, dir, &path) {
+        Ok(()) => prune(dir, &path),
+        Err(e) => {
+            log::debug!(target: "exlab_cache", "cannot cache the compiled policy in {}: {e}", dir.display());
+        }
     }
     Ok(component)
 }
@@ -97,6 +138,11 @@ fn store(component: &Component, dir: &Path, path: &Path) -> std::io::Result<()> 
     use std::io::Write;
     trusted::create_dir(dir)?;
     let code = component.serialize().map_err(std::io::Error::other)?;
+    // Past a file-size limit the write would raise SIGXFSZ, which kills a
+    // process that does not ignore it (the CLI and Python do).
+    if !trusted::fits_size_limit(code.len()) {
+        return Err(std::io::Error::from(std::io::ErrorKind::FileTooLarge));
+    }
     let mut temp_name = path.as_os_str().to_owned();
     temp_name.push(format!(".{:016x}.tmp", fastrand::u64(..)));
     let temp = PathBuf::from(temp_name);
@@ -148,14 +194,27 @@ mod trusted {
         Some(bytes)
     }
 
+    /// Creates `dir` and its parent, not further up: the grandparent (the
+    /// home) must exist.
     pub(super) fn create_dir(dir: &Path) -> std::io::Result<()> {
-        if let Some(parent) = dir.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        let create = |dir: &Path| match std::fs::DirBuilder::new().mode(0o700).create(dir) {
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
             _ => Ok(()),
+        };
+        if let Some(parent) = dir.parent() {
+            create(parent)?;
         }
+        create(dir)
+    }
+
+    pub(super) fn fits_size_limit(len: usize) -> bool {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes only the struct it is given.
+        let known = unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) } == 0;
+        !known || limit.rlim_cur == libc::RLIM_INFINITY || len as u64 <= limit.rlim_cur
     }
 
     pub(super) fn create_new(path: &Path) -> std::io::Result<File> {
@@ -184,6 +243,10 @@ mod trusted {
 
     pub(super) fn create_new(_path: &Path) -> std::io::Result<std::fs::File> {
         Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    pub(super) fn fits_size_limit(_len: usize) -> bool {
+        true
     }
 }
 
@@ -223,6 +286,46 @@ mod tests {
         assert!(load(engine, &dir, &path).is_none());
         load_or_compile(engine, bytes, sha, &dir).unwrap();
         assert!(load(engine, &dir, &path).is_some());
+    }
+
+    /// Under a file-size limit smaller than the compiled code, caching it is
+    /// skipped: the write would raise SIGXFSZ, which kills a process that
+    /// does not ignore it, as this test's child (the test binary) does not.
+    #[cfg(unix)]
+    #[test]
+    fn p7_a_file_size_limit_skips_the_cache_instead_of_killing_the_process() {
+        use std::os::unix::process::CommandExt;
+        const CHILD: &str = "EXLAB_CACHE_TEST_FILE_SIZE_LIMIT_CHILD";
+        let name = "p7_a_file_size_limit_skips_the_cache_instead_of_killing_the_process";
+        if let Some(dir) = std::env::var_os(CHILD) {
+            let engine = super::super::engine();
+            load_or_compile(engine, crate::BUILTIN_POLICY, "ef", Path::new(&dir)).unwrap();
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache");
+        let (_, here) = module_path!().split_once("::").unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
+            .args(["--exact", &format!("{here}::{name}"), "--test-threads=1"])
+            .env(CHILD, &dir);
+        let limit = libc::rlimit {
+            rlim_cur: 64 << 10,
+            rlim_max: 64 << 10,
+        };
+        // SAFETY: setrlimit is async-signal-safe and changes only the child.
+        unsafe {
+            child.pre_exec(move || match libc::setrlimit(libc::RLIMIT_FSIZE, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            });
+        }
+        let out = child.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{:?}: {stdout}", out.status);
+        assert!(stdout.contains("1 passed"), "{stdout}");
+        let cached: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(cached.is_empty(), "{cached:?}");
     }
 
     #[cfg(unix)]
