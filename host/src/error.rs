@@ -1,8 +1,11 @@
-//! The errors users see (SPEC.md section 4): a code, an exit status, and one
-//! JSON object for the CLI's last stderr line.
+//! The errors users see (docs/spec.md §4): a code, an exit status, and one
+//! JSON object for the CLI's last stderr line. The policy's errors arrive
+//! as the interface's `cache-error`, converted here and nowhere else.
 
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+
+use crate::interface::latest::CacheError;
 
 /// A failed call. Every variant but [`Error::Policy`] is a domain outcome the
 /// policy or the storage reported; `Policy` means the component itself failed.
@@ -66,32 +69,41 @@ pub enum Error {
 }
 
 impl Error {
-    /// The SPEC.md section 4 code, e.g. `"schema_major_mismatch"`.
+    /// Every code with its CLI exit status (docs/spec.md §4), in the spec's
+    /// order: the one table the CLI, the JSON and the Python package read.
+    pub const CODES: [(&'static str, u8); 8] = [
+        ("not_found", 3),
+        ("schema_major_mismatch", 4),
+        ("decode_error", 5),
+        ("validation_error", 6),
+        ("access_denied", 7),
+        ("lock_timeout", 8),
+        ("policy_error", 9),
+        ("io_error", 1),
+    ];
+
+    /// This error's row of [`Error::CODES`].
+    fn row(&self) -> (&'static str, u8) {
+        Self::CODES[match self {
+            Error::NotFound { .. } => 0,
+            Error::SchemaMajorMismatch { .. } => 1,
+            Error::Decode { .. } => 2,
+            Error::Validation { .. } => 3,
+            Error::AccessDenied { .. } => 4,
+            Error::LockTimeout { .. } => 5,
+            Error::Policy { .. } => 6,
+            Error::Io { .. } => 7,
+        }]
+    }
+
+    /// The code, e.g. `"schema_major_mismatch"`.
     pub fn code(&self) -> &'static str {
-        match self {
-            Error::NotFound { .. } => "not_found",
-            Error::SchemaMajorMismatch { .. } => "schema_major_mismatch",
-            Error::Decode { .. } => "decode_error",
-            Error::Validation { .. } => "validation_error",
-            Error::AccessDenied { .. } => "access_denied",
-            Error::LockTimeout { .. } => "lock_timeout",
-            Error::Policy { .. } => "policy_error",
-            Error::Io { .. } => "io_error",
-        }
+        self.row().0
     }
 
     /// The CLI's exit status for this error.
     pub fn exit_status(&self) -> u8 {
-        match self {
-            Error::NotFound { .. } => 3,
-            Error::SchemaMajorMismatch { .. } => 4,
-            Error::Decode { .. } => 5,
-            Error::Validation { .. } => 6,
-            Error::AccessDenied { .. } => 7,
-            Error::LockTimeout { .. } => 8,
-            Error::Policy { .. } => 9,
-            Error::Io { .. } => 1,
-        }
+        self.row().1
     }
 
     /// The human-readable message.
@@ -168,9 +180,42 @@ impl Error {
     }
 }
 
+impl From<CacheError> for Error {
+    fn from(e: CacheError) -> Self {
+        match e {
+            CacheError::NotFound(message) => Error::NotFound { message },
+            CacheError::SchemaMajorMismatch(m) => Error::SchemaMajorMismatch {
+                expected_major: m.expected_major,
+                found_json: m.found_json,
+                message: m.message,
+            },
+            CacheError::DecodeError(message) => Error::Decode { message },
+            CacheError::ValidationError(i) => Error::Validation {
+                field: i.field,
+                message: i.message,
+            },
+            CacheError::AccessDenied(message) => Error::AccessDenied { message },
+            CacheError::LockTimeout(message) => Error::LockTimeout { message },
+            CacheError::IoError(message) => Error::Io { message },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_has_one_exit_status_and_io_error_is_1() {
+        let mut codes: Vec<_> = Error::CODES.iter().map(|(c, _)| *c).collect();
+        let mut statuses: Vec<_> = Error::CODES.iter().map(|(_, s)| *s).collect();
+        codes.dedup();
+        statuses.sort();
+        statuses.dedup();
+        assert_eq!((codes.len(), statuses.len()), (8, 8));
+        assert_eq!(Error::io("x").exit_status(), 1);
+        assert_eq!(Error::policy("x").code(), "policy_error");
+    }
 
     #[test]
     fn mismatch_json_keeps_found_verbatim() {

@@ -25,34 +25,41 @@
 //! # Ok::<(), exlab_cache::Error>(())
 //! ```
 #![deny(missing_docs)]
+//!
+//! The rooms, lowest first (each may use only the ones above it; see
+//! ARCHITECTURE.md):
+//! - [`interface`]: the WIT boundary, one bindings module per frozen version;
+//! - `error`, `clock`, `settings`: the vocabulary every room shares;
+//! - `storage`: the capability root, locks, durable replace;
+//! - `engine`: wasmtime, limits, per-call state, the imports, instances;
+//! - [`policy`]: admission, the policy's operations, provenance, trust,
+//!   the conformance gate, the watcher;
+//! - `front`: the library's `Cache` and `AsyncCache`, and [`sync`]; the CLI
+//!   (`front/cli.rs`) is a binary over this crate.
 
-#[allow(missing_docs)]
-mod bindings;
-mod cache;
 mod clock;
-pub mod conformance;
+mod engine;
 mod error;
-mod provenance;
+mod front;
+pub mod interface;
+pub mod policy;
 mod regular_file;
-mod runtime;
+mod settings;
 mod storage;
-pub mod sync;
-pub mod trust;
-pub mod version;
-pub mod watch;
 
-#[cfg(feature = "tokio")]
-mod async_cache;
-
-#[cfg(feature = "tokio")]
-pub use async_cache::AsyncCache;
-pub use bindings::{Equipment, EquipmentWritten, Marker, MarkerKind, MarkerWritten};
-pub use cache::{Cache, Settings, Swapped, WarningSink};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use conformance::ConformanceReport;
 pub use error::Error;
-pub use provenance::{sha256_hex, AllowList};
-pub use runtime::{Policy, PolicyInfo, BUILTIN_POLICY, INTERFACE};
+#[cfg(feature = "tokio")]
+pub use front::async_cache::AsyncCache;
+pub use front::cache::Cache;
+pub use front::sync;
+pub use interface::latest::{Equipment, EquipmentWritten, Marker, MarkerKind, MarkerWritten};
+pub use interface::INTERFACE;
+pub use policy::conformance::{self, ConformanceReport};
+pub use policy::provenance::{sha256_hex, AllowList};
+pub use policy::{trust, watch};
+pub use policy::{Admission, Policy, PolicyInfo, Swapped, BUILTIN_POLICY};
+pub use settings::{CollectedWarnings, Settings, WarningSink};
 pub use storage::Root;
 #[doc(hidden)]
 pub use storage::{Faults, WriteStep};

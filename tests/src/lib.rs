@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use exlab_cache::{Cache, ManualClock, Policy, Root, Settings};
+use exlab_cache::{Cache, CollectedWarnings, ManualClock, Policy, Root, Settings};
 
 /// 2026-04-17T14:00:00Z
 pub const T0: i64 = 1_776_434_400;
@@ -36,7 +36,7 @@ pub struct Harness {
     pub dir: tempfile::TempDir,
     pub cache: Cache,
     pub clock: Arc<ManualClock>,
-    pub warnings: Arc<Mutex<Vec<String>>>,
+    pub warnings: CollectedWarnings,
 }
 
 impl Default for Harness {
@@ -54,11 +54,10 @@ impl Harness {
     pub fn with(policy: Policy, tweak: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::at(T0));
-        let warnings = Arc::new(Mutex::new(Vec::new()));
-        let sink = warnings.clone();
+        let warnings = CollectedWarnings::new();
         let mut settings = Settings {
             clock: clock.clone(),
-            on_warning: Arc::new(move |w| sink.lock().unwrap().push(w.to_owned())),
+            on_warning: warnings.sink(),
             lock_timeout: Duration::from_secs(10),
             ..Settings::default()
         };
@@ -87,7 +86,7 @@ impl Harness {
     }
 
     pub fn warnings(&self) -> Vec<String> {
-        self.warnings.lock().unwrap().clone()
+        self.warnings.all()
     }
 }
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use exlab_cache::watch::{PolicyWatcher, Watch, WatchEvent, WatchOptions};
 use exlab_cache::{
-    conformance, sha256_hex, version, AllowList, Clock, Error, ManualClock, MarkerKind, Policy,
-    BUILTIN_POLICY, INTERFACE,
+    conformance, interface, sha256_hex, Admission, AllowList, Clock, Error, ManualClock,
+    MarkerKind, Policy, BUILTIN_POLICY, INTERFACE,
 };
 use exlab_cache_tests::*;
 
@@ -328,7 +328,7 @@ fn many_threads_call_while_swaps_happen() {
 fn another_interface_major_is_refused_before_compiling_naming_both_versions() {
     let bytes = std::fs::read(fixture("interface-v2")).unwrap();
     assert_eq!(
-        version::component_interface(&bytes).as_deref(),
+        interface::component_interface(&bytes).as_deref(),
         Some("exlab:cache@2.0.0")
     );
     let Err(e) = Policy::from_bytes(&bytes) else {
@@ -355,7 +355,7 @@ fn policy_info_reports_name_semver_interface_and_sha256() {
 #[test]
 fn every_accepted_interface_has_its_frozen_wit_folder() {
     let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
-    for accepted in version::ACCEPTED_INTERFACES {
+    for accepted in interface::ACCEPTED_INTERFACES {
         let v = accepted.strip_prefix("exlab:cache@").unwrap();
         let folder = wit.join(format!("since_v{v}"));
         let text = std::fs::read_to_string(folder.join("exlab-cache.wit"))
@@ -376,9 +376,8 @@ fn every_accepted_interface_has_its_frozen_wit_folder() {
 #[test]
 fn the_allow_list_refuses_unlisted_components_before_compiling() {
     let listed = AllowList::new([sha256_hex(BUILTIN_POLICY)]).unwrap();
-    let h = Harness::with(Policy::builtin().unwrap(), |s| {
-        s.allowed_policies = Some(Arc::new(listed));
-    });
+    let h = Harness::new();
+    h.cache.set_admission(Admission::allow_list(listed));
     let v1_1 = std::fs::read(fixture("policy-1-1")).unwrap();
     let e = h.cache.swap_policy(&v1_1).unwrap_err();
     assert_policy_error(&e, &[&sha256_hex(&v1_1), "not on", "before compiling"]);
@@ -397,9 +396,9 @@ fn the_allow_list_refuses_unlisted_components_before_compiling() {
         format!("# vetted\n{}  policy-1-1.wasm\n", sha256_hex(&v1_1)),
     )
     .unwrap();
-    let h = Harness::with(Policy::builtin().unwrap(), |s| {
-        s.allowed_policies = Some(Arc::new(AllowList::from_file(&file).unwrap()));
-    });
+    let h = Harness::new();
+    h.cache
+        .set_admission(Admission::allow_list(AllowList::from_file(&file).unwrap()));
     assert_eq!(h.cache.swap_policy(&v1_1).unwrap().current.version, "1.1.0");
 }
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::faults::inject;
-use super::{fault, Faults, StorageError, WriteStep};
+use super::{fault, CacheError, Faults, WriteStep};
 
 /// A file held under its exclusive lock; dropping it releases the lock.
 pub struct FileLock {
@@ -37,6 +37,10 @@ pub struct FileLock {
     /// What the locked read found: `Some(false)` makes the next replace a
     /// write-once commit (see [`FileLock::replace`]).
     pub(super) saw_file: Option<bool>,
+    /// Set when a write-once commit found the file created meanwhile (by a
+    /// writer that got in while the lock file was deleted): nothing was
+    /// overwritten, and the engine runs the call again.
+    pub(super) created_meanwhile: std::cell::Cell<bool>,
 }
 
 impl Drop for FileLock {
@@ -59,8 +63,8 @@ pub(super) fn lock_in(
     path: &str,
     timeout: Duration,
     faults: Option<Arc<dyn Faults>>,
-    behind_link: impl Fn() -> Result<(Dir, OsString), StorageError>,
-) -> Result<FileLock, StorageError> {
+    behind_link: impl Fn() -> Result<(Dir, OsString), CacheError>,
+) -> Result<FileLock, CacheError> {
     let mut lock_name = name.to_owned();
     lock_name.push(".lock");
     // The folder of the file a `<name>.lock` link leads to, once seen.
@@ -78,7 +82,7 @@ pub(super) fn lock_in(
                 continue;
             }
             None => {
-                return Err(StorageError::Io(format!(
+                return Err(CacheError::IoError(format!(
                     "open the lock file of {path}: it changed into a link while being locked"
                 )))
             }
@@ -93,6 +97,7 @@ pub(super) fn lock_in(
                 lock_file,
                 faults,
                 saw_file: None,
+                created_meanwhile: Default::default(),
             });
         }
         let _ = fs4::FileExt::unlock(&lock_file);
@@ -116,7 +121,7 @@ fn open_lock_file(
     lock_name: &OsStr,
     path: &str,
     faults: &Option<Arc<dyn Faults>>,
-) -> Result<Option<std::fs::File>, StorageError> {
+) -> Result<Option<std::fs::File>, CacheError> {
     let opened = inject(faults, WriteStep::LockOpen, path).and_then(|()| {
         folder.open_with(
             lock_name,
@@ -137,7 +142,7 @@ fn open_lock_file(
         .map_err(|e| fault("stat the lock file of", path, e))?
         .is_file();
     if !regular {
-        return Err(StorageError::Io(format!(
+        return Err(CacheError::IoError(format!(
             "open the lock file of {path}: {path}.lock is not a regular file"
         )));
     }
@@ -162,7 +167,7 @@ fn wait_for_flock(
     start: Instant,
     timeout: Duration,
     path: &str,
-) -> Result<(), StorageError> {
+) -> Result<(), CacheError> {
     let mut pause = Duration::from_millis(1);
     loop {
         // Called through the trait: std's inherent `File::try_lock` would shadow it.
@@ -180,8 +185,8 @@ fn wait_for_flock(
     }
 }
 
-fn timed_out(path: &str, timeout: Duration) -> StorageError {
-    StorageError::LockTimeout(format!(
+fn timed_out(path: &str, timeout: Duration) -> CacheError {
+    CacheError::LockTimeout(format!(
         "{path}: the lock {path}.lock was not had within {}s",
         timeout.as_secs_f64()
     ))
@@ -218,7 +223,7 @@ mod tests {
             .lock("f.json", Duration::from_millis(30))
             .err()
             .unwrap();
-        assert!(matches!(e, StorageError::LockTimeout(_)));
+        assert!(matches!(e, CacheError::LockTimeout(_)));
         drop(held);
         root.lock("f.json", Duration::ZERO).unwrap();
     }
@@ -277,7 +282,7 @@ mod tests {
             let e = root.lock(path, Duration::from_secs(5)).err().unwrap();
             assert!(started.elapsed() < Duration::from_secs(2), "{path}");
             assert!(
-                matches!(&e, StorageError::Io(m) if m.contains("lock file") && m.contains(path)),
+                matches!(&e, CacheError::IoError(m) if m.contains("lock file") && m.contains(path)),
                 "{path}: {e:?}"
             );
         }

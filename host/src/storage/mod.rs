@@ -38,19 +38,9 @@ pub use lock::FileLock;
 use lock::lock_in;
 use read::read_file;
 
-/// A storage failure, as the policy sees it (`cache-error` of the WIT).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StorageError {
-    AccessDenied(String),
-    LockTimeout(String),
-    /// A document the host refuses to write (`validation_error`, no field).
-    Validation(String),
-    /// A write-once commit found the file created meanwhile by a writer that
-    /// got in while our lock file was deleted: nothing was overwritten, and
-    /// the call is run again (see `runtime`).
-    CreatedMeanwhile(String),
-    Io(String),
-}
+// Storage fails with the boundary's own error: what it returns is what the
+// policy sees, with no conversion in between.
+pub(crate) use crate::interface::latest::CacheError;
 
 /// The one folder a cache may touch.
 pub struct Root {
@@ -110,16 +100,16 @@ impl Root {
         self
     }
 
-    fn dir(&self) -> Result<&Dir, StorageError> {
+    fn dir(&self) -> Result<&Dir, CacheError> {
         self.dir
             .as_ref()
-            .map_err(|why| StorageError::Io(why.clone()))
+            .map_err(|why| CacheError::IoError(why.clone()))
     }
 
     /// Reads `path` without a lock: `None` when there is no file. Creates
     /// nothing. Files larger than `max_size` bytes are refused, and so is
     /// anything that is not a regular file.
-    pub(crate) fn read(&self, path: &str, max_size: u64) -> Result<Option<Vec<u8>>, StorageError> {
+    pub(crate) fn read(&self, path: &str, max_size: u64) -> Result<Option<Vec<u8>>, CacheError> {
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
         let lexical = parent.join(name);
@@ -145,7 +135,7 @@ impl Root {
     /// on `<path>.lock`, waiting at most `timeout` (zero: one try). Symlinks
     /// inside the root are followed (see [`path`]): the lock is that of the
     /// file they lead to.
-    pub(crate) fn lock(&self, path: &str, timeout: Duration) -> Result<FileLock, StorageError> {
+    pub(crate) fn lock(&self, path: &str, timeout: Duration) -> Result<FileLock, CacheError> {
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
         let file = self.place_for_write(root, &parent.join(name), path)?;
@@ -176,8 +166,8 @@ pub(super) fn open_folder(root: &Dir, parent: &Path) -> io::Result<Dir> {
     }
 }
 
-pub(super) fn denied(path: &str, why: &str) -> StorageError {
-    StorageError::AccessDenied(format!("{path} {why}"))
+pub(super) fn denied(path: &str, why: &str) -> CacheError {
+    CacheError::AccessDenied(format!("{path} {why}"))
 }
 
 /// A cap-std escape (a symlink or `..` that leaves the root) carries no OS
@@ -187,15 +177,15 @@ pub(super) fn is_escape(e: &io::Error) -> bool {
 }
 
 /// `path` leads out of the root through a symlink.
-pub(super) fn escaped(path: &str) -> StorageError {
+pub(super) fn escaped(path: &str) -> CacheError {
     denied(path, "leaves the root (through a symlink)")
 }
 
-pub(super) fn fault(step: &str, path: &str, e: io::Error) -> StorageError {
+pub(super) fn fault(step: &str, path: &str, e: io::Error) -> CacheError {
     if is_escape(&e) {
         escaped(path)
     } else {
-        StorageError::Io(format!("{step} {path}: {e}"))
+        CacheError::IoError(format!("{step} {path}: {e}"))
     }
 }
 
@@ -216,11 +206,11 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), tmp.path().join("link")).unwrap();
         for path in ["link/f.json", "link/a/f.json"] {
             let e = root.lock(path, Duration::ZERO).err().unwrap();
-            assert!(matches!(e, StorageError::AccessDenied(_)), "{path}: {e:?}");
+            assert!(matches!(e, CacheError::AccessDenied(_)), "{path}: {e:?}");
         }
         std::fs::write(tmp.path().join("file"), b"").unwrap();
         let e = root.lock("file/f.json", Duration::ZERO).err().unwrap();
-        assert!(matches!(e, StorageError::Io(_)), "{e:?}");
+        assert!(matches!(e, CacheError::IoError(_)), "{e:?}");
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 
@@ -229,11 +219,11 @@ mod tests {
         let root = Root::unavailable("root /nope: missing");
         assert_eq!(
             root.read("a", 10),
-            Err(StorageError::Io("root /nope: missing".into()))
+            Err(CacheError::IoError("root /nope: missing".into()))
         );
         assert!(matches!(
             root.lock("a", Duration::ZERO),
-            Err(StorageError::Io(_))
+            Err(CacheError::IoError(_))
         ));
     }
 }

@@ -28,7 +28,7 @@ use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use super::{denied, escaped, fault, open_folder, Root, StorageError};
+use super::{denied, escaped, fault, open_folder, CacheError, Root};
 
 /// Links followed on one path before giving up, as Linux does (`ELOOP`).
 pub(super) const MAX_LINKS: usize = 40;
@@ -46,12 +46,12 @@ pub(super) struct Place {
 impl Root {
     /// Resolves `path` to (parent folder, file name) relative to the root,
     /// lexically: `.` dropped, `..` collapsed and never above the root.
-    pub(super) fn resolve<'p>(&self, path: &'p str) -> Result<(PathBuf, &'p OsStr), StorageError> {
+    pub(super) fn resolve<'p>(&self, path: &'p str) -> Result<(PathBuf, &'p OsStr), CacheError> {
         if path.is_empty() {
-            return Err(StorageError::Io("the path is empty".into()));
+            return Err(CacheError::IoError("the path is empty".into()));
         }
         if path.contains('\0') {
-            return Err(StorageError::Io(format!(
+            return Err(CacheError::IoError(format!(
                 "{path:?}: the path contains a NUL byte"
             )));
         }
@@ -79,7 +79,7 @@ impl Root {
         }
         let name = parts
             .pop()
-            .ok_or_else(|| StorageError::Io(format!("{path}: the path names no file")))?;
+            .ok_or_else(|| CacheError::IoError(format!("{path}: the path names no file")))?;
         Ok((parts.iter().collect(), name))
     }
 
@@ -98,7 +98,7 @@ impl Root {
         root: &Dir,
         lexical: &Path,
         path: &str,
-    ) -> Result<PathBuf, StorageError> {
+    ) -> Result<PathBuf, CacheError> {
         // Components still to walk, the next one last.
         let mut pending: Vec<OsString> = lexical.iter().rev().map(OsStr::to_owned).collect();
         let mut real = PathBuf::new();
@@ -123,7 +123,7 @@ impl Root {
                 Ok(meta) if meta.is_symlink() => {
                     links += 1;
                     if links > MAX_LINKS {
-                        return Err(StorageError::Io(format!(
+                        return Err(CacheError::IoError(format!(
                             "{path}: more than {MAX_LINKS} symlinks on the way (a loop?)"
                         )));
                     }
@@ -154,7 +154,7 @@ impl Root {
         root: &Dir,
         lexical: &Path,
         path: &str,
-    ) -> Result<Place, StorageError> {
+    ) -> Result<Place, CacheError> {
         let (parent, name) = split(lexical, path)?;
         // Usually the folder is there and the file is no link: one open and
         // one lstat. Any other answer of the lstat is for the open to report.
@@ -195,10 +195,10 @@ impl Root {
 pub(super) fn split<'p>(
     in_root: &'p Path,
     path: &str,
-) -> Result<(&'p Path, &'p OsStr), StorageError> {
+) -> Result<(&'p Path, &'p OsStr), CacheError> {
     match (in_root.parent(), in_root.file_name()) {
         (Some(parent), Some(name)) => Ok((parent, name)),
-        _ => Err(StorageError::Io(format!(
+        _ => Err(CacheError::IoError(format!(
             "{path} is a folder, not a regular file"
         ))),
     }
@@ -223,13 +223,10 @@ mod tests {
         let inside = tmp.path().join("x/y.json");
         assert_eq!(ok(inside.to_str().unwrap()).unwrap(), Path::new("x/y.json"));
         for bad in ["../x.json", "a/../../x.json", "/etc/passwd", "/"] {
-            assert!(
-                matches!(ok(bad), Err(StorageError::AccessDenied(_))),
-                "{bad}"
-            );
+            assert!(matches!(ok(bad), Err(CacheError::AccessDenied(_))), "{bad}");
         }
         for bad in ["", ".", "a/..", "a\0b"] {
-            assert!(matches!(ok(bad), Err(StorageError::Io(_))), "{bad:?}");
+            assert!(matches!(ok(bad), Err(CacheError::IoError(_))), "{bad:?}");
         }
     }
 
@@ -262,7 +259,7 @@ mod tests {
             assert_eq!(follow(out), Err(escaped(out)), "{out}");
         }
         assert!(
-            matches!(follow("loop/x"), Err(StorageError::Io(m)) if m.contains("more than 40")),
+            matches!(follow("loop/x"), Err(CacheError::IoError(m)) if m.contains("more than 40")),
             "a loop is io_error"
         );
     }

@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::path::Path;
 
-use super::{fault, StorageError};
+use super::{fault, CacheError};
 
 /// Opens `at` beneath `dir` for reading without blocking: a FIFO without a
 /// writer or a device must not hang the call in `open` (`read_open_file`
@@ -25,7 +25,7 @@ pub(super) fn read_file(
     name: &OsStr,
     path: &str,
     max_size: u64,
-) -> Result<Option<Vec<u8>>, StorageError> {
+) -> Result<Option<Vec<u8>>, CacheError> {
     let file = match open_for_reading(folder, Path::new(name)) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -46,7 +46,7 @@ pub(super) fn read_open_file(
     file: cap_std::fs::File,
     path: &str,
     max_size: u64,
-) -> Result<Vec<u8>, StorageError> {
+) -> Result<Vec<u8>, CacheError> {
     let meta = file.metadata().map_err(|e| fault("stat", path, e))?;
     if !meta.is_file() {
         return Err(not_regular(path, meta.file_type()));
@@ -66,13 +66,13 @@ pub(super) fn read_open_file(
     Ok(bytes)
 }
 
-fn too_large(path: &str, max_size: u64) -> StorageError {
-    StorageError::Io(format!(
+fn too_large(path: &str, max_size: u64) -> CacheError {
+    CacheError::IoError(format!(
         "read {path}: the file is larger than the {max_size}-byte limit"
     ))
 }
 
-fn not_regular(path: &str, kind: FileType) -> StorageError {
+fn not_regular(path: &str, kind: FileType) -> CacheError {
     let what = if kind.is_dir() {
         "a folder"
     } else if kind.is_fifo() {
@@ -86,7 +86,7 @@ fn not_regular(path: &str, kind: FileType) -> StorageError {
     } else {
         "something else"
     };
-    StorageError::Io(format!("{path} is {what}, not a regular file"))
+    CacheError::IoError(format!("{path} is {what}, not a regular file"))
 }
 
 #[cfg(test)]
@@ -107,11 +107,14 @@ mod tests {
             .success());
         for (name, what) in [("fifo.json", "a FIFO"), ("dir.json", "a folder")] {
             let message = format!("{name} is {what}, not a regular file");
-            assert_eq!(root.read(name, 100), Err(StorageError::Io(message.clone())));
+            assert_eq!(
+                root.read(name, 100),
+                Err(CacheError::IoError(message.clone()))
+            );
             let folder = root.dir().unwrap();
             assert_eq!(
                 read_file(folder, OsStr::new(name), name, 100),
-                Err(StorageError::Io(message))
+                Err(CacheError::IoError(message))
             );
         }
     }

@@ -16,7 +16,8 @@ use std::time::{Duration, SystemTime};
 
 use super::faults::inject;
 use super::read::read_file;
-use super::{fault, FileLock, StorageError, WriteStep};
+use super::{fault, CacheError, FileLock, WriteStep};
+use crate::interface::latest::Invalid;
 
 /// How old a temp file of the Python original must be before the sweep
 /// takes it for an orphan. It carries no flock to tell a live one from a
@@ -43,8 +44,14 @@ enum Failed {
 }
 
 impl FileLock {
+    /// Whether a write-once commit of this lock found the file created
+    /// meanwhile (see [`FileLock::replace`]).
+    pub(crate) fn created_meanwhile(&self) -> bool {
+        self.created_meanwhile.get()
+    }
+
     /// The file's bytes, or `None` when there is none.
-    pub(crate) fn read(&mut self, max_size: u64) -> Result<Option<Vec<u8>>, StorageError> {
+    pub(crate) fn read(&mut self, max_size: u64) -> Result<Option<Vec<u8>>, CacheError> {
         let bytes = read_file(&self.folder, &self.name, &self.path, max_size)?;
         self.saw_file = Some(bytes.is_some());
         Ok(bytes)
@@ -54,17 +61,20 @@ impl FileLock {
     /// rename the old file is untouched and the temp file is removed.
     ///
     /// When the locked read saw no file, the commit refuses to replace one
-    /// (`CreatedMeanwhile`): a first write never overwrites another
-    /// writer's. A rewrite carries the file's permission bits and, where the
+    /// (an `io-error`, and [`FileLock::created_meanwhile`] says so): a first
+    /// write never overwrites another writer's. A rewrite carries the file's permission bits and, where the
     /// process may, its owner over to the new file. Contents larger than
     /// `max_size` (the read limit) are refused: a file is never written that
     /// could not be read back.
-    pub(crate) fn replace(&self, contents: &[u8], max_size: u64) -> Result<(), StorageError> {
+    pub(crate) fn replace(&self, contents: &[u8], max_size: u64) -> Result<(), CacheError> {
         if contents.len() as u64 > max_size {
-            return Err(StorageError::Validation(format!(
-                "{}: the document would be larger than the {max_size}-byte read limit; nothing written",
-                self.path
-            )));
+            return Err(CacheError::ValidationError(Invalid {
+                field: None,
+                message: format!(
+                    "{}: the document would be larger than the {max_size}-byte read limit; nothing written",
+                    self.path
+                ),
+            }));
         }
         // Under the lock, before this writer adds its own: a no-op (a marker
         // that exists) never pays for the folder listing.
@@ -83,10 +93,11 @@ impl FileLock {
         match committed {
             Ok(()) => {}
             Err(Failed::Exists) => {
-                return Err(StorageError::CreatedMeanwhile(format!(
+                self.created_meanwhile.set(true);
+                return Err(CacheError::IoError(format!(
                     "{}: created by another writer meanwhile (its lock file was deleted); nothing overwritten",
                     self.path
-                )))
+                )));
             }
             Err(Failed::Step(step, e)) => {
                 return Err(fault(&format!("{step} the temp file of"), &self.path, e))
@@ -303,7 +314,7 @@ mod tests {
         let mut lock = root.lock("d/f.json", Duration::ZERO).unwrap();
         lock.replace(b"12345", 5).unwrap();
         assert_eq!(lock.read(5).unwrap().unwrap(), b"12345");
-        assert!(matches!(lock.read(4), Err(StorageError::Io(_))));
+        assert!(matches!(lock.read(4), Err(CacheError::IoError(_))));
         assert_eq!(names(&tmp.path().join("d")), ["f.json", "f.json.lock"]);
     }
 
@@ -316,10 +327,12 @@ mod tests {
         let e = lock.replace(b"123456", 5).unwrap_err();
         assert_eq!(
             e,
-            StorageError::Validation(
-                "f.json: the document would be larger than the 5-byte read limit; nothing written"
-                    .into()
-            )
+            CacheError::ValidationError(Invalid {
+                field: None,
+                message:
+                    "f.json: the document would be larger than the 5-byte read limit; nothing written"
+                        .into()
+            })
         );
         assert_eq!(std::fs::read(tmp.path().join("f.json")).unwrap(), b"old");
         assert_eq!(names(tmp.path()), ["f.json", "f.json.lock"]);
@@ -333,7 +346,8 @@ mod tests {
         // Another writer got in while our lock file was deleted.
         std::fs::write(tmp.path().join("f.json"), b"winner").unwrap();
         let e = lock.replace(b"loser", 100).unwrap_err();
-        assert!(matches!(e, StorageError::CreatedMeanwhile(_)), "{e:?}");
+        assert!(matches!(e, CacheError::IoError(_)), "{e:?}");
+        assert!(lock.created_meanwhile());
         assert_eq!(std::fs::read(tmp.path().join("f.json")).unwrap(), b"winner");
         assert_eq!(names(tmp.path()), ["f.json", "f.json.lock"]);
         // A rewrite (the read saw the file) replaces as ever.

@@ -1,7 +1,7 @@
 //! Async wrappers: the blocking work (locks, fsync, the guest) runs on
 //! tokio's blocking pool, never on the runtime's worker threads.
 
-use crate::bindings::{Equipment, EquipmentWritten, Marker, MarkerKind, MarkerWritten};
+use crate::interface::latest::{Equipment, EquipmentWritten, Marker, MarkerKind, MarkerWritten};
 use crate::{Cache, Error};
 
 /// A [`Cache`] whose calls are futures. Cheap to clone.

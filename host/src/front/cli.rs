@@ -1,7 +1,7 @@
 //! `exlab-cache`: the command line over the exlab-cache library.
 //!
 //! Prints results as compact JSON on stdout; an error as one JSON object on
-//! the last line of stderr, with the exit status of SPEC.md section 4.
+//! the last line of stderr, with the exit status of docs/spec.md §4.
 //! Usage errors are plain text with exit status 2.
 
 use std::io::{Read, Write};
@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use exlab_cache::{conformance, sync, AllowList, Cache, Error, MarkerKind, Policy, Root, Settings};
+use exlab_cache::{
+    conformance, sync, Admission, AllowList, Cache, Error, MarkerKind, Policy, Root, Settings,
+};
 
 #[derive(Parser)]
 #[command(
@@ -137,19 +139,20 @@ fn fail(e: &Error) -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
-    // Checks run in SPEC order: policy, then input, then path, lock, file.
-    let allowed = match &cli.allow_policy_hashes {
-        Some(file) => Some(Arc::new(AllowList::from_file(file)?)),
-        None => None,
+    // Checks run in the spec's order (docs/spec.md §4): policy, then input,
+    // then path, lock, file.
+    let admission = match &cli.allow_policy_hashes {
+        Some(file) => Admission::allow_list(AllowList::from_file(file)?),
+        None => Admission::default(),
     };
     if let Command::Policy {
         op: PolicyOp::Check { file },
     } = &cli.command
     {
-        return policy_check(file, allowed);
+        return policy_check(file, &admission);
     }
     let policy = match &cli.policy {
-        Some(file) => load_policy(file, allowed.as_deref())?,
+        Some(file) => Policy::admit_file(file, &admission)?,
         None => Policy::builtin()?,
     };
     let mut settings = Settings {
@@ -193,22 +196,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--policy FILE`: read once, checked against the allow-list before it is compiled.
-fn load_policy(file: &std::path::Path, allowed: Option<&AllowList>) -> Result<Policy, Error> {
-    let bytes = Policy::read_file(file)?;
-    if let Some(allowed) = allowed {
-        allowed.check(&bytes)?;
-    }
-    Policy::from_bytes(&bytes)
-}
-
 /// `policy check FILE.wasm`: the report on stdout, or on a refusal the
 /// failed scenarios on stderr, then the policy_error as its last line.
-fn policy_check(
-    file: &std::path::Path,
-    allowed: Option<Arc<AllowList>>,
-) -> Result<ExitCode, Error> {
-    let policy = load_policy(file, allowed.as_deref())?;
+fn policy_check(file: &std::path::Path, admission: &Admission) -> Result<ExitCode, Error> {
+    let policy = Policy::admit_file(file, admission)?;
     let settings = Settings {
         on_warning: Arc::new(|_| {}),
         ..Settings::default()

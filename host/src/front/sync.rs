@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::bindings::EquipmentWritten;
+use crate::interface::latest::EquipmentWritten;
 use crate::regular_file::{self, Unreadable};
 use crate::{Cache, Error, Policy, Root, Settings};
 

@@ -1,15 +1,16 @@
 //! The conformance gate: before a new policy serves a real root, it runs the
-//! golden scenarios of SPEC.md against a scratch root (a fresh temp folder,
+//! golden scenarios of docs/spec.md against a scratch root (a fresh temp folder,
 //! never the real one), with a clock the gate moves. A policy that breaks an
 //! invariant is refused with a report naming each failed scenario.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::{Cache, Error, ManualClock, MarkerKind, Policy, PolicyInfo, Root, Settings};
+use crate::interface::latest::{Equipment, EquipmentWritten, MarkerKind, MarkerWritten};
+use crate::{CollectedWarnings, Error, ManualClock, Policy, PolicyInfo, Root, Settings};
 
 /// 2026-04-17T14:00:00Z, and one hour later: the gate's clock readings.
 const T0: i64 = 1_776_434_400;
@@ -109,13 +110,13 @@ pub fn check(policy: &Policy, settings: &Settings) -> Result<ConformanceReport, 
         .tempdir()
         .map_err(|e| Error::io(format!("conformance gate: make a scratch folder: {e}")))?;
     let clock = Arc::new(ManualClock::at(T0));
-    let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = warnings.clone();
-    let gate_settings = Settings {
+    // The policy's warnings are about the scratch root: kept from the log.
+    let warnings = CollectedWarnings::new();
+    let gate_settings = Arc::new(Settings {
         clock: clock.clone(),
-        on_warning: Arc::new(move |w| sink.lock().unwrap().push(w.to_owned())),
+        on_warning: warnings.sink(),
         ..settings.clone()
-    };
+    });
     let mut scenarios = Vec::new();
     let mut broke_down: Option<&str> = None;
     for &name in SCENARIOS {
@@ -134,7 +135,11 @@ pub fn check(policy: &Policy, settings: &Settings) -> Result<ConformanceReport, 
         std::fs::create_dir(&dir)
             .map_err(|e| Error::io(format!("conformance gate: make {name}: {e}")))?;
         let root = Root::open(&dir)?;
-        let cache = Cache::new(root, policy.clone(), gate_settings.clone());
+        let cache = Served {
+            policy,
+            root: Arc::new(root),
+            settings: &gate_settings,
+        };
         clock.set(T0);
         let env = Scenario {
             cache: &cache,
@@ -164,7 +169,7 @@ pub fn check(policy: &Policy, settings: &Settings) -> Result<ConformanceReport, 
     }
     Ok(ConformanceReport {
         policy: policy.info().clone(),
-        host_accepts: crate::version::ACCEPTED_INTERFACES,
+        host_accepts: crate::interface::ACCEPTED_INTERFACES,
         passed: scenarios.iter().all(|s| s.passed),
         scenarios,
     })
@@ -178,8 +183,34 @@ pub fn require(policy: &Policy, settings: &Settings) -> Result<ConformanceReport
 
 type Outcome = Result<(), String>;
 
+/// The policy under test serving one scenario's scratch root.
+struct Served<'a> {
+    policy: &'a Policy,
+    root: Arc<Root>,
+    settings: &'a Arc<Settings>,
+}
+
+impl Served<'_> {
+    fn write_equipment(&self, path: &str, input: &str) -> Result<EquipmentWritten, Error> {
+        (self.policy).write_equipment(&self.root, self.settings, path, input)
+    }
+
+    fn read_equipment(&self, path: &str) -> Result<Equipment, Error> {
+        self.policy.read_equipment(&self.root, self.settings, path)
+    }
+
+    fn write_marker(
+        &self,
+        kind: MarkerKind,
+        path: &str,
+        input: &str,
+    ) -> Result<MarkerWritten, Error> {
+        (self.policy).write_marker(&self.root, self.settings, kind, path, input)
+    }
+}
+
 struct Scenario<'a> {
-    cache: &'a Cache,
+    cache: &'a Served<'a>,
     dir: &'a Path,
     clock: &'a ManualClock,
     info: &'a PolicyInfo,

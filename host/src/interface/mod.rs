@@ -1,21 +1,44 @@
-//! Interface versions: which `exlab:cache` WIT versions this host serves,
-//! and which one a policy component was built for.
+//! The boundary between host and policy: one module of generated bindings
+//! per frozen WIT version, which versions this host serves, and which one a
+//! policy component was built for.
 //!
 //! Released WIT is frozen: each released version is a full folder
-//! `wit/since_vX.Y.Z/` that is never edited (see `wit/README.md`). A
-//! component names the version it was built for in its own exports
-//! (`exlab:cache/policy@1.0.0`); the host reads that name with `wasmparser`
-//! before compiling anything, so a policy of another major is refused with
-//! both versions named, cheaply, instead of with a linker type error.
+//! `wit/since_vX.Y.Z/` that is never edited (see `wit/README.md`), and has
+//! its module here, `since_vX_Y_Z`, with `latest` naming the newest (as
+//! zed's `extension_host` does). Each version's name is read from its WIT
+//! file by the build script: no second spelling. A component names the
+//! version it was built for in its own exports (`exlab:cache/policy@1.0.0`);
+//! the host reads that name with `wasmparser` before compiling anything, so
+//! a policy of another major is refused with both versions named, cheaply,
+//! instead of with a linker type error.
+//!
+//! Architecture invariant: this module depends on nothing else of the host
+//! but the error type; everything else depends on it.
+
+// Generated code carries the WIT's own doc comments, not Rust's.
+#[allow(missing_docs)]
+pub mod since_v1_0_0;
+
+/// The newest interface: what storage errors and the engine's imports speak.
+pub use since_v1_0_0 as latest;
+
+/// `SINCE_V1_0_0` and friends: each `wit/since_v*/` folder's package.
+mod wit_packages {
+    include!(concat!(env!("OUT_DIR"), "/interfaces.rs"));
+}
 
 use crate::Error;
 
 /// The WIT package of the policy interface.
 pub const PACKAGE: &str = "exlab:cache";
 
-/// Every interface version this host serves, newest first. A component built
-/// for any other version is refused before it is compiled.
-pub const ACCEPTED_INTERFACES: &[&str] = &["exlab:cache@1.0.0"];
+/// The interface version of the newest bindings, `exlab:cache@1.0.0`.
+pub const INTERFACE: &str = latest::INTERFACE;
+
+/// Every interface version this host serves, newest first: one per bindings
+/// module. A component built for any other version is refused before it is
+/// compiled.
+pub const ACCEPTED_INTERFACES: &[&str] = &[since_v1_0_0::INTERFACE];
 
 /// The interface a component was built for (`exlab:cache@1.0.0`), read from
 /// the version of the `exlab:cache/...@X.Y.Z` interfaces it exports at its
@@ -93,12 +116,27 @@ mod tests {
     fn the_builtin_policy_names_the_interface_it_was_built_for() {
         assert_eq!(
             component_interface(crate::BUILTIN_POLICY).as_deref(),
-            Some("exlab:cache@1.0.0")
+            Some(INTERFACE)
         );
         assert_eq!(
             check_interface(crate::BUILTIN_POLICY).unwrap().as_deref(),
-            Some(crate::INTERFACE)
+            Some(INTERFACE)
         );
+    }
+
+    #[test]
+    fn every_frozen_wit_folder_has_bindings_and_is_served() {
+        let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        let mut folders: Vec<String> = std::fs::read_dir(wit)
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().into_string().ok())
+            .filter_map(|name| Some(format!("{PACKAGE}@{}", name.strip_prefix("since_v")?)))
+            .collect();
+        folders.sort();
+        let mut served = ACCEPTED_INTERFACES.to_vec();
+        served.sort();
+        assert_eq!(folders, served);
+        assert_eq!(INTERFACE, "exlab:cache@1.0.0");
     }
 
     #[test]
@@ -110,8 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn the_served_interface_is_accepted() {
-        assert_eq!(ACCEPTED_INTERFACES[0], crate::INTERFACE);
+    fn majors_of_interface_names() {
         assert_eq!(major("exlab:cache@2.0.0"), Some(2));
         assert_eq!(major("exlab:cache@x"), None);
     }

@@ -1,6 +1,6 @@
 //! Watching a policy file: for platforms that deliver a new policy by
 //! dropping a file, reload it when it changes, through every check of
-//! [`Cache::swap_policy`] (allow-list, interface version, compile, the
+//! [`crate::Cache::swap_policy`] (allow-list, interface version, compile, the
 //! conformance gate).
 //!
 //! It polls: every `interval` it reads the file and hashes it. A change takes
@@ -42,7 +42,16 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::{sha256_hex, Cache, Error, Policy, Swapped};
+use crate::{sha256_hex, Error, Policy, Swapped};
+
+/// What a watcher swaps policies into: a `Cache` (kept as a trait so that
+/// this room does not depend on the front ends).
+pub trait Swappable: Send {
+    /// The sha256 of the policy serving now.
+    fn serving_sha256(&self) -> String;
+    /// Swaps in the component `bytes` through every check.
+    fn swap(&self, bytes: &[u8]) -> Result<Swapped, Error>;
+}
 
 /// How often to look, and how long a change must settle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +95,7 @@ pub enum WatchEvent {
 /// The watching itself, without a thread: call [`Watch::poll`] with the
 /// current instant (tests pass instants of their own instead of sleeping).
 pub struct Watch {
-    cache: Cache,
+    cache: Box<dyn Swappable>,
     path: PathBuf,
     debounce: Duration,
     /// The content seen last, and since when it has been the same.
@@ -97,10 +106,14 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Watches `path` on behalf of `cache`.
-    pub fn new(cache: Cache, path: impl Into<PathBuf>, debounce: Duration) -> Watch {
+    /// Watches `path` on behalf of `cache` (a `Cache`, say).
+    pub fn new(
+        cache: impl Swappable + 'static,
+        path: impl Into<PathBuf>,
+        debounce: Duration,
+    ) -> Watch {
         Watch {
-            cache,
+            cache: Box::new(cache),
             path: path.into(),
             debounce,
             seen: None,
@@ -146,10 +159,10 @@ impl Watch {
         }
         self.seen = None;
         self.tried = Some(hash.clone());
-        if self.cache.policy().info().sha256 == hash {
+        if self.cache.serving_sha256() == hash {
             return None;
         }
-        Some(match self.cache.swap_policy(&bytes) {
+        Some(match self.cache.swap(&bytes) {
             Ok(swapped) => WatchEvent::Swapped(Box::new(swapped)),
             Err(error) => WatchEvent::Refused {
                 sha256: hash,
@@ -170,7 +183,7 @@ impl PolicyWatcher {
     /// Starts watching `path` for `cache` (clones of a cache share its
     /// policy, so the swap reaches every clone).
     pub fn spawn(
-        cache: Cache,
+        cache: impl Swappable + 'static,
         path: impl Into<PathBuf>,
         options: WatchOptions,
         on_event: impl Fn(WatchEvent) + Send + 'static,

@@ -17,6 +17,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The largest allow-list file read: 1 MiB, some 13,000 hashes.
+const MAX_LIST_SIZE: u64 = 1 << 20;
+
 /// The sha256 hashes of the policy components a host may load.
 ///
 /// As text: one hash per line, 64 hex digits, optionally prefixed `sha256:`;
@@ -79,12 +82,17 @@ impl AllowList {
     /// without its list a host accepts nothing.
     pub fn from_file(path: impl AsRef<Path>) -> Result<AllowList, Error> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let unreadable = |why: String| {
             Error::policy(format!(
-                "cannot read the policy allow-list {}: {e}",
+                "cannot read the policy allow-list {}: {why}",
                 path.display()
             ))
-        })?;
+        };
+        // A regular file only, opened without blocking: a FIFO or /dev/zero
+        // here must not hang or fill memory.
+        let bytes = crate::regular_file::read(path, MAX_LIST_SIZE)
+            .map_err(|why| unreadable(why.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|_| unreadable("not UTF-8".into()))?;
         AllowList::parse(&text, &path.display().to_string())
     }
 

@@ -40,7 +40,7 @@ pub(super) fn component(
 ) -> wasmtime::Result<Component> {
     match cache_dir() {
         Some(dir) => load_or_compile(engine, bytes, sha256, &dir),
-        None => super::compile(engine, bytes),
+        None => crate::engine::compile(bytes),
     }
 }
 
@@ -104,7 +104,7 @@ pub(super) fn load_or_compile(
     if let Some(component) = load(engine, dir, &path) {
         return Ok(component);
     }
-    let component = super::compile(engine, bytes)?;
+    let component = crate::engine::compile(bytes)?;
     match store(&component, dir, &path) {
         Ok(()) => prune(dir, &path),
         Err(e) => {
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn compiles_once_then_loads_and_survives_a_damaged_file() {
-        let engine = super::super::engine();
+        let engine = crate::engine::engine();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("cache");
         let bytes = crate::BUILTIN_POLICY;
@@ -298,7 +298,7 @@ mod tests {
         const CHILD: &str = "EXLAB_CACHE_TEST_FILE_SIZE_LIMIT_CHILD";
         let name = "p7_a_file_size_limit_skips_the_cache_instead_of_killing_the_process";
         if let Some(dir) = std::env::var_os(CHILD) {
-            let engine = super::super::engine();
+            let engine = crate::engine::engine();
             load_or_compile(engine, crate::BUILTIN_POLICY, "ef", Path::new(&dir)).unwrap();
             return;
         }
@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn files_others_may_write_are_not_trusted() {
         use std::os::unix::fs::PermissionsExt;
-        let engine = super::super::engine();
+        let engine = crate::engine::engine();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("cache");
         let path = dir.join(file_name(engine, "ab"));

@@ -1,0 +1,264 @@
+//! A policy: a component admitted, compiled, type-checked against the WIT
+//! world and linked once, and the operations it serves.
+//!
+//! - [`admission`]: the one door every policy comes in by (size, allow-list,
+//!   interface version, compile), for the CLI, the library, the watcher, the
+//!   gate and the Python package alike.
+//! - [`provenance`], [`trust`]: who may ship a policy (sha256 allow-list,
+//!   minisign keys).
+//! - [`conformance`]: the behaviour gate a policy passes before it serves.
+//! - [`watch`]: reloading a policy file that a platform drops.
+//! - `precompiled`: the on-disk cache of the built-in policy's compiled code.
+//!
+//! Architecture invariant: a policy knows the engine, storage (a root to
+//! call on) and the interface; never a front end (`Cache`, the CLI).
+
+pub mod admission;
+pub mod conformance;
+mod precompiled;
+pub mod provenance;
+pub mod trust;
+pub mod watch;
+
+use std::sync::{Arc, OnceLock};
+
+use wasmtime::component::Component;
+use wasmtime::Store;
+
+use crate::engine::call::{no_root, CallState, NoRoot};
+use crate::engine::{linker, pool};
+use crate::interface::latest::{
+    CacheError, Equipment, EquipmentWritten, Marker, MarkerKind, MarkerWritten, Plugin, PluginPre,
+};
+use crate::interface::INTERFACE;
+use crate::{sha256_hex, Error, Root, Settings};
+
+pub use admission::Admission;
+
+/// Who a loaded policy is, and exactly which bytes it was loaded from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyInfo {
+    /// The policy's own name.
+    pub name: String,
+    /// The policy's semver.
+    pub version: String,
+    /// The WIT interface it was linked against (`exlab:cache@1.0.0`).
+    pub interface: String,
+    /// Hex sha256 of the component's bytes.
+    pub sha256: String,
+}
+
+/// A policy that took effect by a swap, and the one it replaced.
+#[derive(Debug, Clone)]
+pub struct Swapped {
+    /// The policy that served before.
+    pub previous: PolicyInfo,
+    /// The policy serving now.
+    pub current: PolicyInfo,
+    /// What the conformance gate found about it (every scenario passed).
+    pub report: conformance::ConformanceReport,
+}
+
+/// A policy component, compiled, type-checked against the WIT world and
+/// linked once. Cheap to clone; shared by every call and thread.
+#[derive(Clone)]
+pub struct Policy(Arc<Loaded>);
+
+struct Loaded {
+    pre: PluginPre<CallState>,
+    info: PolicyInfo,
+    /// Identity of this policy for the idle instances of each thread; they
+    /// hold it weakly, and are dropped once the policy is gone.
+    alive: Arc<()>,
+}
+
+/// The policy built into this binary.
+pub const BUILTIN_POLICY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/policy.wasm"));
+
+impl Policy {
+    /// The built-in policy, compiled once per process.
+    ///
+    /// Its compiled code is cached under `$XDG_CACHE_HOME/exlab-cache/` (or
+    /// `~/.cache/exlab-cache/`, only when `$HOME` exists), keyed by the
+    /// component's sha256 and the engine's compatibility hash, so that later
+    /// processes skip compiling; files of other versions are pruned.
+    /// `EXLAB_CACHE_CODE_CACHE=off` (or `0`) turns the cache off. A cache
+    /// that cannot be read or written only costs a compile (~0.5 s).
+    pub fn builtin() -> Result<Policy, Error> {
+        static BUILTIN: OnceLock<Result<Policy, Error>> = OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                // Built from the newest WIT (interface's tests pin it): no
+                // need to parse it again at every process start.
+                let sha256 = sha256_hex(BUILTIN_POLICY);
+                let component =
+                    precompiled::component(crate::engine::engine(), BUILTIN_POLICY, &sha256);
+                Policy::load(component, sha256, Some(INTERFACE.to_owned()))
+            })
+            .clone()
+    }
+
+    /// A policy component from a file, admitted with no allow-list (see
+    /// [`Policy::admit_file`]).
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Policy, Error> {
+        Policy::admit_file(path, &Admission::default())
+    }
+
+    /// A policy component from its bytes, admitted with no allow-list (see
+    /// [`Policy::admit`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Policy, Error> {
+        Policy::admit(bytes, &Admission::default())
+    }
+
+    /// Compiles `bytes` (already admitted), checks them against the world
+    /// and asks the policy who it is. Nothing is touched.
+    fn compile(bytes: &[u8], interface: Option<String>) -> Result<Policy, Error> {
+        Policy::load(crate::engine::compile(bytes), sha256_hex(bytes), interface)
+    }
+
+    /// Checks a compiled component against the world and asks it who it is.
+    fn load(
+        component: wasmtime::Result<Component>,
+        sha256: String,
+        interface: Option<String>,
+    ) -> Result<Policy, Error> {
+        let unfit = |e: wasmtime::Error| {
+            Error::policy(format!(
+                "the policy component does not fit the {INTERFACE} interface: {e:#}"
+            ))
+        };
+        let component = component
+            .map_err(|e| Error::policy(format!("the policy is not a valid component: {e:#}")))?;
+        let pre = linker().instantiate_pre(&component).map_err(unfit)?;
+        let pre = PluginPre::new(pre).map_err(unfit)?;
+        let mut loaded = Loaded {
+            pre,
+            info: PolicyInfo {
+                name: String::new(),
+                version: String::new(),
+                interface: interface.unwrap_or_else(|| INTERFACE.into()),
+                sha256,
+            },
+            alive: Arc::new(()),
+        };
+        let who = loaded.call(
+            no_root(NoRoot::Loading),
+            &Arc::default(),
+            |plugin, store| plugin.exlab_cache_policy().call_info(store).map(Ok),
+        )?;
+        loaded.info.name = who.name;
+        loaded.info.version = who.version;
+        Ok(Policy(Arc::new(loaded)))
+    }
+
+    /// Name, version, interface and sha256.
+    pub fn info(&self) -> &PolicyInfo {
+        &self.0.info
+    }
+
+    /// The schema gate of this policy; it needs no root.
+    pub fn require_schema_major(
+        &self,
+        version: Option<&str>,
+        expected_major: u32,
+        settings: &Settings,
+    ) -> Result<(), Error> {
+        self.gate(version, expected_major, &Arc::new(settings.clone()))
+    }
+
+    /// [`Policy::require_schema_major`] under settings already shared.
+    pub(crate) fn gate(
+        &self,
+        version: Option<&str>,
+        expected_major: u32,
+        settings: &Arc<Settings>,
+    ) -> Result<(), Error> {
+        self.0
+            .call(no_root(NoRoot::SchemaGate), settings, |plugin, store| {
+                plugin.exlab_cache_policy().call_require_schema_major(
+                    store,
+                    version,
+                    expected_major,
+                )
+            })
+    }
+
+    /// Writes `equipment.json` at `path` under `root`.
+    pub(crate) fn write_equipment(
+        &self,
+        root: &Arc<Root>,
+        settings: &Arc<Settings>,
+        path: &str,
+        input_json: &str,
+    ) -> Result<EquipmentWritten, Error> {
+        self.0.call(root, settings, |plugin, store| {
+            plugin
+                .exlab_cache_policy()
+                .call_write_equipment(store, path, input_json)
+        })
+    }
+
+    /// Reads `equipment.json` at `path` under `root` (no lock).
+    pub(crate) fn read_equipment(
+        &self,
+        root: &Arc<Root>,
+        settings: &Arc<Settings>,
+        path: &str,
+    ) -> Result<Equipment, Error> {
+        self.0.call(root, settings, |plugin, store| {
+            plugin.exlab_cache_policy().call_read_equipment(store, path)
+        })
+    }
+
+    /// Writes a marker once at `path` under `root`.
+    pub(crate) fn write_marker(
+        &self,
+        root: &Arc<Root>,
+        settings: &Arc<Settings>,
+        kind: MarkerKind,
+        path: &str,
+        input_json: &str,
+    ) -> Result<MarkerWritten, Error> {
+        self.0.call(root, settings, |plugin, store| {
+            plugin
+                .exlab_cache_policy()
+                .call_write_marker(store, kind, path, input_json)
+        })
+    }
+
+    /// Reads a marker at `path` under `root` (no lock).
+    pub(crate) fn read_marker(
+        &self,
+        root: &Arc<Root>,
+        settings: &Arc<Settings>,
+        kind: MarkerKind,
+        path: &str,
+    ) -> Result<Marker, Error> {
+        self.0.call(root, settings, |plugin, store| {
+            plugin
+                .exlab_cache_policy()
+                .call_read_marker(store, kind, path)
+        })
+    }
+
+    /// Benchmarks only: with `false`, every call instantiates the policy
+    /// afresh (the cost that reusing instances saves). Process-wide.
+    #[doc(hidden)]
+    pub fn set_instance_reuse(enabled: bool) {
+        pool::set_reuse(enabled);
+    }
+}
+
+impl Loaded {
+    fn call<R>(
+        &self,
+        root: &Arc<Root>,
+        settings: &Arc<Settings>,
+        f: impl Fn(&Plugin, &mut Store<CallState>) -> wasmtime::Result<Result<R, CacheError>>,
+    ) -> Result<R, Error> {
+        pool::run(&self.pre, &self.alive, root, settings, f)
+    }
+}
+
+#[cfg(test)]
+mod tests;
