@@ -11,7 +11,7 @@ pub const EQ: &str = "CONF_01/.exlab-wizard/equipment.json";
 pub const MARK: &str = "CONF_01/P/Runs/.exlab-wizard/runs.json";
 pub const T0: i64 = 1_776_434_400; // 2026-04-17T14:00:00Z
 
-/// The typed errors (SPEC.md section 4) a decode of a stored file may give,
+/// The typed errors (docs/spec.md §4) a decode of a stored file may give,
 /// each well formed: a mismatch is for major 1 and carries the stored value
 /// as JSON text.
 pub fn assert_decode_error(e: &Error) {

@@ -1,7 +1,7 @@
 //! Arbitrary bytes as the caller's JSON input, on an empty store: a refused
 //! write is a `validation_error` (the same one the input parser gives) with
 //! nothing locked or written; a successful one writes compact JSON with the
-//! known fields first in SPEC order, taken from the input and stamped, that
+//! known fields first in spec order, taken from the input and stamped, that
 //! reads back equal. A marker is then written once: a second write finds it.
 
 #![no_main]

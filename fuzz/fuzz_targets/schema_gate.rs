@@ -1,5 +1,5 @@
 //! Arbitrary strings through the schema gate, against a reference written
-//! from SPEC.md section 2 alone: the major is the ASCII digits before the
+//! from docs/spec.md §2 alone: the major is the ASCII digits before the
 //! first `.` (the whole string without one), compared by numeric value; no
 //! such digits, or any other character there, fails. A refusal carries
 //! the value as JSON text. `classify` of the string as a stored value agrees.
@@ -11,7 +11,7 @@ use exlab_cache_policy::Error;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-/// The SPEC rule, independently: the major's value, if it has one (`None`
+/// The spec's rule, independently: the major's value, if it has one (`None`
 /// also for a value past u64, which no u32 `expected` can equal).
 fn reference_major(version: &str) -> Option<Option<u64>> {
     let head = match version.find('.') {

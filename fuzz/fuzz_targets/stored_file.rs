@@ -40,7 +40,7 @@ fuzz_target!(|bytes: &[u8]| {
 });
 
 /// A stored `schema_version` that is a JSON number: its major is the integer
-/// part of the number as written (SPEC.md section 2), whatever a double
+/// part of the number as written (docs/spec.md §2), whatever a double
 /// makes of it. Major 1 is a shape fault (a number is not a string), any
 /// other a mismatch carrying the text as stored.
 fn number_versions_by_their_text(

@@ -1,6 +1,6 @@
 //! The policy's error: the `cache-error` variant of the WIT, natively.
 
-/// Every outcome that is not a success (SPEC.md section 4).
+/// Every outcome that is not a success (docs/spec.md §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     NotFound(String),

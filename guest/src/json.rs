@@ -17,7 +17,7 @@
 //! no nesting bound but the size.
 //!
 //! Not JSON (`decode_error`): text that is not UTF-8, breaks the grammar of
-//! RFC 8259, or holds a number outside the range of a double (SPEC.md
+//! RFC 8259, or holds a number outside the range of a double (docs/spec.md
 //! section 6). That includes `NaN`, `Infinity` and `-Infinity`, which
 //! Python's `json` writes for such floats: they are not JSON, and reading
 //! them as JSON while `1e400` is refused would make one infinity a file and

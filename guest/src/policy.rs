@@ -1,7 +1,7 @@
 //! The policy's flows, over the [`Env`] it runs in: write and read
 //! `equipment.json`, write-once markers, and reads of both.
 //!
-//! Checks run in the order of SPEC.md section 4: input first (nothing is
+//! Checks run in the order of docs/spec.md §4: input first (nothing is
 //! touched for bad input), then the storage calls (path, lock, file).
 
 use crate::json::Document;

@@ -3,7 +3,7 @@
 //!
 //! - arbitrary bytes as the file on disk, and arbitrary JSON documents with
 //!   hostile `schema_version`s: decode, read and write never panic and only
-//!   return the typed errors of SPEC.md section 4; a refused write leaves the
+//!   return the typed errors of docs/spec.md §4; a refused write leaves the
 //!   file byte-for-byte; a successful write reads back equal;
 //! - arbitrary JSON (and arbitrary text) as the caller's input: only
 //!   `validation_error`, and nothing touched when refused;

@@ -1,4 +1,4 @@
-"""The errors of SPEC.md section 4, as exceptions.
+"""The errors of docs/spec.md §4, as exceptions.
 
 Each code has its own class, derived from :class:`CacheError` and from the
 builtin exception a Python caller would already catch for it, so
@@ -25,7 +25,7 @@ __all__ = [
 class CacheError(Exception):
     """A failed cache call.
 
-    ``code`` is the SPEC.md section 4 code (``"not_found"``, ...),
+    ``code`` is the docs/spec.md §4 code (``"not_found"``, ...),
     ``message`` the human-readable text, ``field`` the field at fault
     (``"schema_version"`` for a mismatch, the input or stored field for a
     validation error, else ``None``).

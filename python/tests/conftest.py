@@ -82,7 +82,7 @@ def root(tmp_path: Path) -> Path:
 
 class AsyncAsSync:
     """An AsyncCache called like the sync one: each call is its own
-    asyncio.run, so every SPEC test runs through the coroutines too."""
+    asyncio.run, so every spec test runs through the coroutines too."""
 
     def __init__(self, acache: exlab_cache.AsyncCache) -> None:
         self._acache = acache

@@ -1,4 +1,4 @@
-"""The exception classes: one per SPEC.md section 4 code, each also the
+"""The exception classes: one per docs/spec.md §4 code, each also the
 builtin a Python caller already catches."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every SPEC.md behaviour through the package, as the app would call it.
+"""Every docs/spec.md behaviour through the package, as the app would call it.
 
 Each test runs twice: through ``Cache`` and through ``AsyncCache`` (the
 ``cache``/``make_cache`` fixtures). The clock is the system clock: tests

@@ -1,4 +1,4 @@
-//! The CLI as a user runs it (SPEC.md sections 4 to 6): real processes,
+//! The CLI as a user runs it (docs/spec.md §4 to §6): real processes,
 //! stdout, the JSON error on the last stderr line, and exit statuses.
 
 use std::path::Path;

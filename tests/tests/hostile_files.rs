@@ -362,7 +362,7 @@ fn p6_links_out_of_the_root_are_denied_for_every_call_and_touch_nothing() {
 
 #[test]
 fn p6_a_lock_file_that_is_a_link_out_of_the_root_does_not_stop_reads() {
-    // A read takes no lock (SPEC section 2), so the lock file plays no part.
+    // A read takes no lock (spec §2), so the lock file plays no part.
     let t = Tree::new();
     t.cache
         .write_equipment(EQUIPMENT, &equipment_input("L"))

@@ -171,7 +171,7 @@ fn p3_a_file_past_the_read_limit_is_refused_with_io_error_not_recovered() {
 #[test]
 fn p3_nan_and_infinity_are_not_json_and_a_write_recovers_them() {
     // Decided: RFC 8259 has no NaN or Infinity (Python's json writes them
-    // for such floats), and 1e400 is already refused (SPEC.md section 6).
+    // for such floats), and 1e400 is already refused (docs/spec.md §6).
     for token in ["NaN", "Infinity", "-Infinity", "1e400"] {
         let h = Harness::new();
         let stored = format!(

@@ -1,4 +1,4 @@
-//! One test per SPEC.md bullet (sections 1 to 3), through the library with
+//! One test per docs/spec.md bullet (sections 1 to 3), through the library with
 //! the real policy component and an injected clock.
 
 use std::time::Duration;

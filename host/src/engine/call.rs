@@ -66,10 +66,15 @@ fn idle_settings() -> &'static Arc<Settings> {
     IDLE_SETTINGS.get_or_init(Default::default)
 }
 
-/// A store for one instance of a policy, its limits wired.
+/// A store for one instance of a policy, its limits wired: the memory cap,
+/// and the deadline that stops a guest past its time limit.
 pub(super) fn new_store(memory_limit: usize) -> Store<CallState> {
     let mut store = Store::new(engine(), CallState::new(memory_limit));
-    limits::apply(&mut store);
+    store.limiter(|state| &mut state.memory);
+    store.epoch_deadline_callback(|store| {
+        let state = store.data();
+        limits::at_tick(state.guest_time(), state.settings.time_limit)
+    });
     store
 }
 

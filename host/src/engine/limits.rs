@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
+use wasmtime::{ResourceLimiter, UpdateDeadline};
 
-use super::call::CallState;
 use super::engine;
 use crate::Error;
 
@@ -24,18 +23,15 @@ static TICKING: AtomicBool = AtomicBool::new(false);
 /// Set in the child of a fork (by the same handler).
 pub(super) static FORKED: AtomicBool = AtomicBool::new(false);
 
-/// Wires the limits into a new store: the memory cap, and the deadline
-/// callback that stops a guest past its time limit (host calls not counted).
-pub(super) fn apply(store: &mut Store<CallState>) {
-    store.limiter(|state| &mut state.memory);
-    store.epoch_deadline_callback(|store| {
-        let state = store.data();
-        if state.guest_time() > state.settings.time_limit {
-            Err(OutOfTime.into())
-        } else {
-            Ok(UpdateDeadline::Continue(1))
-        }
-    });
+/// The deadline callback's verdict at each epoch tick: stop a guest whose
+/// time (host calls not counted) is past its limit, else look again at the
+/// next tick.
+pub(super) fn at_tick(guest_time: Duration, limit: Duration) -> wasmtime::Result<UpdateDeadline> {
+    if guest_time > limit {
+        Err(OutOfTime.into())
+    } else {
+        Ok(UpdateDeadline::Continue(1))
+    }
 }
 
 /// Starts the epoch ticker unless it runs: without it, no time limit holds.
@@ -168,6 +164,16 @@ mod tests {
         );
         assert!(cap.hit);
         assert_eq!(cap.size, 1 << 20, "a refused growth does not count");
+    }
+
+    #[test]
+    fn a_guest_is_stopped_at_the_first_tick_past_its_time_limit() {
+        let limit = Duration::from_millis(100);
+        assert!(at_tick(Duration::from_millis(100), limit).is_ok());
+        let Err(e) = at_tick(Duration::from_millis(101), limit) else {
+            panic!("a guest past its limit goes on");
+        };
+        assert!(e.is::<OutOfTime>());
     }
 
     #[test]

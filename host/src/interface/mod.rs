@@ -12,8 +12,8 @@
 //! a policy of another major is refused with both versions named, cheaply,
 //! instead of with a linker type error.
 //!
-//! Architecture invariant: this module depends on nothing else of the host
-//! but the error type; everything else depends on it.
+//! Architecture invariant: this module depends on nothing else of the host;
+//! everything else depends on it. Refusing a version is admission's job.
 
 // Generated code carries the WIT's own doc comments, not Rust's.
 #[allow(missing_docs)]
@@ -26,8 +26,6 @@ pub use since_v1_0_0 as latest;
 mod wit_packages {
     include!(concat!(env!("OUT_DIR"), "/interfaces.rs"));
 }
-
-use crate::Error;
 
 /// The WIT package of the policy interface.
 pub const PACKAGE: &str = "exlab:cache";
@@ -74,40 +72,6 @@ pub fn component_interface(bytes: &[u8]) -> Option<String> {
     None
 }
 
-/// The major of `exlab:cache@X.Y.Z` (`X`), if it has one.
-fn major(interface: &str) -> Option<u64> {
-    let version = interface.rsplit_once('@')?.1;
-    semver::Version::parse(version).ok().map(|v| v.major)
-}
-
-/// Refuses a component built for an interface this host does not serve,
-/// before it is compiled. Returns the interface it was built for, when the
-/// component names one.
-pub fn check_interface(bytes: &[u8]) -> Result<Option<String>, Error> {
-    let Some(found) = component_interface(bytes) else {
-        return Ok(None);
-    };
-    if ACCEPTED_INTERFACES.contains(&found.as_str()) {
-        return Ok(Some(found));
-    }
-    let accepted = ACCEPTED_INTERFACES.join(", ");
-    let why = match (
-        major(&found),
-        ACCEPTED_INTERFACES.first().and_then(|a| major(a)),
-    ) {
-        (Some(f), Some(a)) if f != a => format!("interface major {f}, this host serves major {a}"),
-        (Some(_), Some(_)) => "a minor this host does not serve: update the host".into(),
-        _ => "not a semver interface version".into(),
-    };
-    Err(Error::policy(format!(
-        "the policy was built for {found}, but this host accepts {accepted} ({why}); \
-         rebuild it against wit/since_v{}/",
-        ACCEPTED_INTERFACES[0]
-            .rsplit_once('@')
-            .map_or("", |(_, v)| v)
-    )))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,10 +80,6 @@ mod tests {
     fn the_builtin_policy_names_the_interface_it_was_built_for() {
         assert_eq!(
             component_interface(crate::BUILTIN_POLICY).as_deref(),
-            Some(INTERFACE)
-        );
-        assert_eq!(
-            check_interface(crate::BUILTIN_POLICY).unwrap().as_deref(),
             Some(INTERFACE)
         );
     }
@@ -144,12 +104,5 @@ mod tests {
         assert_eq!(component_interface(b"not wasm"), None);
         // An empty core module.
         assert_eq!(component_interface(b"\0asm\x01\0\0\0"), None);
-        assert_eq!(check_interface(b"not wasm"), Ok(None));
-    }
-
-    #[test]
-    fn majors_of_interface_names() {
-        assert_eq!(major("exlab:cache@2.0.0"), Some(2));
-        assert_eq!(major("exlab:cache@x"), None);
     }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::Policy;
+use crate::interface::{component_interface, ACCEPTED_INTERFACES};
 use crate::{AllowList, Error};
 
 /// What a policy must show, besides fitting the interface, to be let in.
@@ -62,7 +63,7 @@ impl Policy {
     /// `policy_error`; nothing is touched.
     pub fn admit(bytes: &[u8], admission: &Admission) -> Result<Policy, Error> {
         admission.check_bytes(bytes)?;
-        let interface = crate::interface::check_interface(bytes)?;
+        let interface = check_interface(bytes)?;
         Policy::compile(bytes, interface)
     }
 
@@ -81,5 +82,59 @@ impl Policy {
         crate::regular_file::read(path, Policy::MAX_FILE_SIZE).map_err(|why| {
             Error::policy(format!("cannot read the policy {}: {why}", path.display()))
         })
+    }
+}
+
+/// The major of `exlab:cache@X.Y.Z` (`X`), if it has one.
+fn major(interface: &str) -> Option<u64> {
+    let version = interface.rsplit_once('@')?.1;
+    semver::Version::parse(version).ok().map(|v| v.major)
+}
+
+/// Refuses a component built for an interface this host does not serve,
+/// before it is compiled. Returns the interface it was built for, when the
+/// component names one.
+pub(crate) fn check_interface(bytes: &[u8]) -> Result<Option<String>, Error> {
+    let Some(found) = component_interface(bytes) else {
+        return Ok(None);
+    };
+    if ACCEPTED_INTERFACES.contains(&found.as_str()) {
+        return Ok(Some(found));
+    }
+    let accepted = ACCEPTED_INTERFACES.join(", ");
+    let why = match (
+        major(&found),
+        ACCEPTED_INTERFACES.first().and_then(|a| major(a)),
+    ) {
+        (Some(f), Some(a)) if f != a => format!("interface major {f}, this host serves major {a}"),
+        (Some(_), Some(_)) => "a minor this host does not serve: update the host".into(),
+        _ => "not a semver interface version".into(),
+    };
+    Err(Error::policy(format!(
+        "the policy was built for {found}, but this host accepts {accepted} ({why}); \
+         rebuild it against wit/since_v{}/",
+        ACCEPTED_INTERFACES[0]
+            .rsplit_once('@')
+            .map_or("", |(_, v)| v)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_policy_is_of_a_served_interface() {
+        assert_eq!(
+            check_interface(crate::BUILTIN_POLICY).unwrap().as_deref(),
+            Some(crate::INTERFACE)
+        );
+        assert_eq!(check_interface(b"not wasm"), Ok(None));
+    }
+
+    #[test]
+    fn majors_of_interface_names() {
+        assert_eq!(major("exlab:cache@2.0.0"), Some(2));
+        assert_eq!(major("exlab:cache@x"), None);
     }
 }

@@ -59,8 +59,7 @@ fn a_key_id_is_16_digits_even_with_leading_zeros() {
 
 #[test]
 fn several_keys_comments_blank_lines_and_a_bare_key_line() {
-    let text =
-        format!("# lab A\n\n{KEY_A}\n   \n# lab B, no comment line\n  {KEY_B_LINE}  \r\n");
+    let text = format!("# lab A\n\n{KEY_A}\n   \n# lab B, no comment line\n  {KEY_B_LINE}  \r\n");
     let keys = TrustedKeys::parse(&text, "trusted").unwrap();
     assert_eq!(keys.key_ids(), ["7B1D867FD7A2F13A", "F02760C5019B2C3B"]);
     assert_eq!(keys.keys()[1].comment(), None);
