@@ -4,12 +4,15 @@
 //! `cap_std::fs::Dir` for the root: no ambient path calls. A path that is
 //! absolute outside the root, climbs out with `..`, or leaves through a
 //! symlink is `access_denied`, and nothing outside the root is read, created
-//! or locked. Writes are: flock on `<file>.lock` (the lock Python's
-//! `filelock` takes), temp file `<file>.<random>.tmp` in the same folder,
-//! write, fsync, rename over the file, fsync of the folder; the temp file is
-//! removed on any failure, and temp files orphaned by killed writers are
-//! removed by the next holder of the file's lock. Tests can make any step
-//! fail through [`Faults`].
+//! or locked (links inside the root are followed: docs/spec.md §7.6).
+//! Writes are: flock on `<file>.lock` (the lock Python's `filelock` takes,
+//! re-checked to still be that file), temp file `<file>.<16 hex>.tmp` in the
+//! same folder, write, fsync, rename over the file (one that refuses to
+//! replace after a read that saw no file), fsync of the folder; the temp
+//! file is removed on any failure. A write sweeps only the orphans of killed
+//! writers: our temp files no live writer holds a flock on, and the Python
+//! original's older than a minute (§7.5). Tests can make any step fail
+//! through [`Faults`].
 //!
 //! One file per job: [`path`] resolves a path inside the root, [`lock`]
 //! takes and releases `<file>.lock`, [`read`] reads a file, [`replace`]
