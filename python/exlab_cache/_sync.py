@@ -17,9 +17,9 @@ class Cache(_native.Cache):
     Paths are relative to the root, or absolute inside it. Records may be a
     dict or any mapping, a dataclass or a ``msgspec.Struct`` (by fields), or
     JSON text; the native module turns them into JSON itself. Results are
-    dicts with keys in the file's field order. Writes release the GIL while
-    they work (they may wait for a lock); so do reads (a read may meet a
-    slow disk).
+    dicts with keys in the file's field order. Writes and reads release the GIL
+    while they work (they may wait for a lock or the disk);
+    ``require_schema_major``, guest code only, keeps it.
 
     ``write_equipment(path, record)`` returns the record as written (unknown
     fields kept from disk included); ``write_test_runs_marker(path, marker)``
