@@ -135,6 +135,7 @@ def package(root: Path, floor_exe: Optional[Path], floor_dir: Path) -> Dict[str,
         lambda i: cache.write_test_runs_marker(f"fresh/{i}/test_runs.json", MARKER)
     )
     # Lever: the GIL kept through a read (A/B in alternating blocks).
+    block = max(N // ROUNDS, 20)
     held, released = [], []
     for _ in range(ROUNDS):
         native._set_release_gil_for_reads(False)
@@ -223,16 +224,20 @@ def main() -> None:
 
     info = exlab_cache.Cache(tempfile.gettempdir()).policy_info()
     print(f"# exlab_cache {info['name']} {info['version']}, N={N}, {os.cpu_count()} cores")
-    for name, value in pkg.items():
+    if MARKDOWN:
+        print("| row | us (ops/s) | original | original / ours |")
+        print("|---|---:|---:|---:|")
+    for name, value in list(pkg.items()) + list((flo or {}).items()):
         theirs = orig.get(name) if orig else None
-        ratio = ""
+        faster = None
         if theirs is not None:
             faster = theirs / value if "ops_per_s" not in name else value / theirs
-            ratio = f"  original {theirs:.1f}  ({faster:.1f}x)"
-        print(f"{name} {value:.1f}{ratio}")
-    if flo:
-        for name, value in flo.items():
-            print(f"{name} {value:.1f}")
+        if MARKDOWN:
+            cells = (f"{theirs:.1f}", f"{faster:.1f}x") if faster is not None else ("", "")
+            print(f"| {name} | {value:.1f} | {cells[0]} | {cells[1]} |")
+        else:
+            ratio = f"  original {theirs:.1f}  ({faster:.1f}x)" if faster is not None else ""
+            print(f"{name} {value:.1f}{ratio}")
 
     rows = []
     if orig:
