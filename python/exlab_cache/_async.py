@@ -17,6 +17,15 @@ class AsyncCache:
     (``asyncio.to_thread``); the native code releases the GIL, so the event
     loop keeps running and concurrent calls overlap. The lock, the
     write-once rule and every check are the same as for the sync class.
+
+    ``inline_reads=True`` runs the calls that take no lock (the three reads
+    and ``require_schema_major``) on the event loop's own thread instead:
+    a read of a local disk then costs what the sync call costs (about
+    10 us) instead of the worker-thread round trip (about 50-130 us here;
+    BENCHMARKS.md). The trade-off: while such a read waits on the file
+    system (a stalled NAS, a slow disk), the whole event loop waits with
+    it. Leave it off (the default) unless the root is on a local disk.
+    Writes always run in a worker thread: they may wait for a lock.
     """
 
     def __init__(
@@ -27,6 +36,7 @@ class AsyncCache:
         lock_timeout: float = 30.0,
         time_limit: Optional[float] = None,
         memory_limit: Optional[int] = None,
+        inline_reads: bool = False,
     ) -> None:
         self._cache = _sync.Cache(
             root,
@@ -35,13 +45,20 @@ class AsyncCache:
             time_limit=time_limit,
             memory_limit=memory_limit,
         )
+        self._inline_reads = bool(inline_reads)
 
     @classmethod
-    def from_cache(cls, cache: "_sync.Cache") -> "AsyncCache":
+    def from_cache(cls, cache: "_sync.Cache", *, inline_reads: bool = False) -> "AsyncCache":
         """Wraps an existing synchronous cache (shares its policy)."""
         self = cls.__new__(cls)
         self._cache = cache
+        self._inline_reads = bool(inline_reads)
         return self
+
+    @property
+    def inline_reads(self) -> bool:
+        """Whether the calls that take no lock run on the loop's thread."""
+        return self._inline_reads
 
     @property
     def cache(self) -> "_sync.Cache":
@@ -56,6 +73,8 @@ class AsyncCache:
         return await asyncio.to_thread(self._cache.write_equipment, path, record)
 
     async def read_equipment(self, path: StrPath) -> Dict[str, Any]:
+        if self._inline_reads:
+            return self._cache.read_equipment(path)
         return await asyncio.to_thread(self._cache.read_equipment, path)
 
     async def write_test_runs_marker(
@@ -64,6 +83,8 @@ class AsyncCache:
         return await asyncio.to_thread(self._cache.write_test_runs_marker, path, marker)
 
     async def read_test_runs_marker(self, path: StrPath) -> Dict[str, Any]:
+        if self._inline_reads:
+            return self._cache.read_test_runs_marker(path)
         return await asyncio.to_thread(self._cache.read_test_runs_marker, path)
 
     async def write_runs_marker(
@@ -72,11 +93,15 @@ class AsyncCache:
         return await asyncio.to_thread(self._cache.write_runs_marker, path, marker)
 
     async def read_runs_marker(self, path: StrPath) -> Dict[str, Any]:
+        if self._inline_reads:
+            return self._cache.read_runs_marker(path)
         return await asyncio.to_thread(self._cache.read_runs_marker, path)
 
     async def require_schema_major(
         self, version: Optional[str], expected_major: int
     ) -> None:
+        if self._inline_reads:
+            return self._cache.require_schema_major(version, expected_major)
         return await asyncio.to_thread(self._cache.require_schema_major, version, expected_major)
 
     async def policy_info(self) -> Dict[str, Any]:

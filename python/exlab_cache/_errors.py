@@ -6,8 +6,9 @@ builtin exception a Python caller would already catch for it, so
 """
 from __future__ import annotations
 
-import json
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, Optional, Tuple, Type
+
+from . import _native
 
 __all__ = [
     "CacheError",
@@ -32,6 +33,8 @@ class CacheError(Exception):
     """
 
     code: str = "io_error"
+    #: The CLI's exit status for this code (from the native error table).
+    exit_status: int = 1
 
     def __init__(self, message: str = "", field: Optional[str] = None) -> None:
         # One argument only: two would read as (errno, strerror) to OSError.
@@ -65,7 +68,8 @@ class SchemaMajorMismatchError(CacheError):
 
     ``expected_major`` is the major this reader accepts; ``found`` the
     on-disk ``schema_version`` verbatim, as JSON gives it (``"2.0"``, ``2``,
-    ``2.5``, ``"garbage"``), or the version the gate was given.
+    ``2.5``, ``"garbage"``), or the version the gate was given; decoded by
+    the native module.
     """
 
     code = "schema_major_mismatch"
@@ -121,39 +125,38 @@ class IoError(CacheError, OSError):
     code = "io_error"
 
 
-_BY_CODE: Dict[str, Type[CacheError]] = {
-    cls.code: cls
-    for cls in (
-        NotFoundError,
-        SchemaMajorMismatchError,
-        DecodeError,
-        ValidationError,
-        AccessDeniedError,
-        LockTimeoutError,
-        PolicyError,
-        IoError,
-    )
-}
+_CLASSES = (
+    NotFoundError,
+    SchemaMajorMismatchError,
+    DecodeError,
+    ValidationError,
+    AccessDeniedError,
+    LockTimeoutError,
+    PolicyError,
+    IoError,
+)
 
 
-def _from_native(
-    code: str,
-    message: str,
-    field: Optional[str],
-    expected_major: Optional[int],
-    found_json: Optional[str],
-) -> CacheError:
-    """Called by the native module to build the exception for an error."""
-    cls = _BY_CODE.get(code, CacheError)
-    if cls is SchemaMajorMismatchError:
-        try:
-            found = json.loads(found_json) if found_json is not None else None
-        except ValueError:
-            found = found_json
-        return SchemaMajorMismatchError(
-            message, field, expected_major=expected_major or 0, found=found
+def _by_code(
+    classes: Tuple[Type[CacheError], ...], codes: Tuple[Tuple[str, int], ...]
+) -> Dict[str, Type[CacheError]]:
+    """The class for each code of the host's table (``_native.ERROR_CODES``),
+    found by the classes' ``code`` attributes; each class also gets the
+    CLI's ``exit_status`` for its code. A code without a class, or a class
+    whose code the host does not have, fails here, at import."""
+    by_code = {cls.code: cls for cls in classes}
+    exit_status = dict(codes)
+    missing = sorted(set(exit_status) - set(by_code))
+    unknown = sorted(set(by_code) - set(exit_status))
+    if missing or unknown:
+        raise ImportError(
+            "exlab_cache._errors does not match the native error table: "
+            f"codes without a class {missing}, classes without a code {unknown}"
         )
-    exc = cls(message, field)
-    if cls is CacheError:
-        exc.code = code
-    return exc
+    for code, cls in by_code.items():
+        cls.exit_status = exit_status[code]
+    return by_code
+
+
+# The native module raises the class registered here for an error's code.
+_BY_CODE: Dict[str, Type[CacheError]] = _by_code(_CLASSES, _native.ERROR_CODES)

@@ -1,13 +1,7 @@
-"""`Cache`: the native cache, with records converted on the way in."""
+"""`Cache`: the native cache under its public name."""
 from __future__ import annotations
 
-import os
-from typing import Any, Dict, Optional, Tuple, Union
-
 from . import _native
-from ._records import to_json
-
-StrPath = Union[str, "os.PathLike[str]"]
 
 
 class Cache(_native.Cache):
@@ -22,26 +16,15 @@ class Cache(_native.Cache):
 
     Paths are relative to the root, or absolute inside it. Records may be a
     dict or any mapping, a dataclass or a ``msgspec.Struct`` (by fields), or
-    JSON text. Results are dicts with keys in the file's field order. Every
-    call releases the GIL while it works.
+    JSON text; the native module turns them into JSON itself. Results are
+    dicts with keys in the file's field order. Writes and reads release the GIL
+    while they work (they may wait for a lock or the disk);
+    ``require_schema_major``, guest code only, keeps it.
+
+    ``write_equipment(path, record)`` returns the record as written (unknown
+    fields kept from disk included); ``write_test_runs_marker(path, marker)``
+    and ``write_runs_marker`` write the marker once and return ``(written,
+    marker as on disk)`` (``written`` is False when the file existed).
     """
 
     __slots__ = ()
-
-    def write_equipment(self, path: StrPath, record: Any) -> Dict[str, Any]:
-        """Writes ``equipment.json``; returns the record as written (unknown
-        fields kept from disk included)."""
-        return self._write_equipment_json(path, to_json(record))
-
-    def write_test_runs_marker(
-        self, path: StrPath, marker: Any
-    ) -> Tuple[bool, Optional[Dict[str, Any]]]:
-        """Writes ``test_runs.json`` once: ``(written, marker as on disk)``.
-        When the file exists nothing is written (``written`` is False)."""
-        return self._write_marker_json("test_runs", path, to_json(marker))
-
-    def write_runs_marker(
-        self, path: StrPath, marker: Any
-    ) -> Tuple[bool, Optional[Dict[str, Any]]]:
-        """Writes ``runs.json`` once: ``(written, marker as on disk)``."""
-        return self._write_marker_json("runs", path, to_json(marker))

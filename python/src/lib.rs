@@ -1,50 +1,103 @@
 //! `exlab_cache._native`: the exlab-cache host library, in-process for Python.
 //!
-//! A thin layer: every call goes to [`exlab_cache::Cache`] with the GIL
-//! released, so the policy component decides everything (validation,
-//! stamping, the schema gate) exactly as for the CLI. Records arrive as JSON
-//! text (the pure-Python layer turns dicts, dataclasses and msgspec structs
-//! into it) and leave as dicts in the file's field order. Errors are raised
-//! as the exception classes of `exlab_cache._errors`; warnings go to the
-//! `logging` logger `exlab_cache`.
+//! A thin layer: every call goes to [`exlab_cache::Cache`], so the policy
+//! component decides everything (validation, stamping, the schema gate)
+//! exactly as for the CLI. Records cross as data: a dict is written out as
+//! JSON text here (`to_json`), results are built as dicts straight from the
+//! typed records the host returns (`to_py`), in the file's field order.
+//! Writes and reads release the GIL (they may wait on a lock or the disk);
+//! the schema gate, guest code only, keeps it. Errors are raised as the exception
+//! classes of `exlab_cache._errors`; warnings go to the `logging` logger
+//! `exlab_cache`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use exlab_cache::{Error, MarkerKind, Policy, Root, Settings};
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
-use serde_json::Value;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyString, PyTuple};
 
-/// The exception for a failed call, built by `exlab_cache._errors._from_native`.
-fn raise(py: Python<'_>, e: Error) -> PyErr {
-    static FACTORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let factory = FACTORY.get_or_try_init(py, || {
-        py.import("exlab_cache._errors")?
-            .getattr("_from_native")
-            .map(Bound::unbind)
-    });
-    let (expected_major, found_json) = match &e {
+mod to_json;
+mod to_py;
+
+/// Every error code with its exit status, from the host's own `Error`:
+/// `_native.ERROR_CODES`, which `exlab_cache._errors` checks its classes
+/// against at import.
+fn error_codes() -> Vec<(&'static str, u8)> {
+    let m = String::new;
+    let all = [
+        Error::NotFound { message: m() },
         Error::SchemaMajorMismatch {
-            expected_major,
-            found_json,
-            ..
-        } => (Some(*expected_major), Some(found_json.as_str())),
-        _ => (None, None),
-    };
-    let made = factory.and_then(|f| {
-        f.call1(
-            py,
-            (e.code(), e.message(), e.field(), expected_major, found_json),
-        )
-    });
-    match made {
-        Ok(exception) => PyErr::from_value(exception.into_bound(py)),
+            expected_major: 0,
+            found_json: m(),
+            message: m(),
+        },
+        Error::Decode { message: m() },
+        Error::Validation {
+            field: None,
+            message: m(),
+        },
+        Error::AccessDenied { message: m() },
+        Error::LockTimeout { message: m() },
+        Error::Policy { message: m() },
+        Error::Io { message: m() },
+    ];
+    // Fails to compile when the host grows a variant this list lacks.
+    for e in &all {
+        match e {
+            Error::NotFound { .. }
+            | Error::SchemaMajorMismatch { .. }
+            | Error::Decode { .. }
+            | Error::Validation { .. }
+            | Error::AccessDenied { .. }
+            | Error::LockTimeout { .. }
+            | Error::Policy { .. }
+            | Error::Io { .. } => {}
+        }
+    }
+    all.iter().map(|e| (e.code(), e.exit_status())).collect()
+}
+
+/// The exception for a failed call: the class of `exlab_cache._errors`
+/// registered for its code, built here (no Python factory in between).
+fn raise(py: Python<'_>, e: Error) -> PyErr {
+    match exception(py, &e) {
+        Ok(exception) => PyErr::from_value(exception),
         Err(failed) => failed,
     }
+}
+
+fn exception<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
+    static BY_CODE: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+    let by_code = BY_CODE
+        .get_or_try_init(py, || {
+            let table = py.import("exlab_cache._errors")?.getattr("_BY_CODE")?;
+            Ok::<_, PyErr>(table.cast_into::<PyDict>()?.unbind())
+        })?
+        .bind(py);
+    let Some(class) = by_code.get_item(e.code())? else {
+        return Err(PyValueError::new_err(format!(
+            "exlab_cache: no exception class for the error code {:?}: {}",
+            e.code(),
+            e.message()
+        )));
+    };
+    if let Error::SchemaMajorMismatch { expected_major, .. } = e {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "expected_major"), *expected_major)?;
+        let found = match e.found() {
+            Some(found) => to_py::value_to_py(py, &found)?,
+            None => py.None().into_bound(py),
+        };
+        kwargs.set_item(intern!(py, "found"), found)?;
+        return class.call((e.message(), e.field()), Some(&kwargs));
+    }
+    class.call1((e.message(), e.field()))
 }
 
 /// Hands a warning to `logging.getLogger("exlab_cache").warning`.
@@ -64,63 +117,30 @@ fn log_warning(warning: &str) {
     });
 }
 
-/// A JSON value as the Python object `json.loads` would give (dicts keep
-/// the document's key order).
-fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any()
-            } else {
-                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
-            }
-        }
-        Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(fields) => {
-            let dict = PyDict::new(py);
-            for (key, item) in fields {
-                dict.set_item(key, to_py(py, item)?)?;
-            }
-            dict.into_any()
-        }
-    })
-}
-
-/// A record's fields in their declared order, as a dict.
+/// A record's fields in their declared order, as a dict (policy info).
 fn record_to_py<'py>(
     py: Python<'py>,
     record: &impl serde::Serialize,
 ) -> PyResult<Bound<'py, PyAny>> {
     let value = serde_json::to_value(record).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    to_py(py, &value)
+    to_py::value_to_py(py, &value)
 }
 
-/// A document the policy wrote or found (compact JSON) as a dict in file
-/// order. JSON that serde_json refuses but the policy keeps (nesting past
-/// 128, lone surrogate escapes) goes to Python's own `json.loads`.
-fn document_to_py<'py>(py: Python<'py>, document: &str) -> PyResult<Bound<'py, PyAny>> {
-    match serde_json::from_str::<Value>(document) {
-        Ok(value) => to_py(py, &value),
-        Err(_) => py.import("json")?.call_method1("loads", (document,)),
+/// A path argument as the UTF-8 text the policy takes. A `str` is read
+/// directly (the common case, and the cheap one); anything else goes
+/// through `os.fspath` as a `PathBuf`.
+fn path_arg(path: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = path.cast::<PyString>() {
+        if let Ok(text) = s.to_cow() {
+            return Ok(text.into_owned());
+        }
     }
-}
-
-/// `str` or `os.PathLike` as the UTF-8 text the policy takes.
-fn path_text(py: Python<'_>, path: PathBuf) -> PyResult<String> {
-    path.into_os_string().into_string().map_err(|p| {
+    let buf: PathBuf = path
+        .extract()
+        .map_err(|e| PyTypeError::new_err(format!("argument 'path': {e}")))?;
+    buf.into_os_string().into_string().map_err(|p| {
         raise(
-            py,
+            path.py(),
             Error::Io {
                 message: format!("{}: the path is not UTF-8", PathBuf::from(p).display()),
             },
@@ -128,13 +148,66 @@ fn path_text(py: Python<'_>, path: PathBuf) -> PyResult<String> {
     })
 }
 
-fn marker_kind(kind: &str) -> PyResult<MarkerKind> {
-    match kind {
-        "test_runs" => Ok(MarkerKind::TestRuns),
-        "runs" => Ok(MarkerKind::Runs),
-        other => Err(PyValueError::new_err(format!(
-            "marker kind must be 'test_runs' or 'runs', not {other:?}"
-        ))),
+/// A record as the JSON text the policy takes: `str`/bytes are JSON text
+/// already; a dict is written out here; anything else (a mapping, a
+/// dataclass, a msgspec struct) is taken by its fields
+/// (`exlab_cache._records.fields_of`) first.
+fn record_arg(record: &Bound<'_, PyAny>) -> PyResult<String> {
+    let py = record.py();
+    let not_json = |why: String| {
+        raise(
+            py,
+            Error::Validation {
+                field: None,
+                message: format!("input is not JSON: {why}"),
+            },
+        )
+    };
+    if let Ok(s) = record.cast::<PyString>() {
+        return s
+            .to_cow()
+            .map(|t| t.into_owned())
+            .map_err(|_| not_json("not UTF-8".into()));
+    }
+    let bytes = if let Ok(b) = record.cast::<PyBytes>() {
+        Some(b.as_bytes().to_vec())
+    } else if let Ok(b) = record.cast::<PyByteArray>() {
+        Some(b.to_vec())
+    } else if record.cast::<PyMemoryView>().is_ok() {
+        Some(record.call_method0("tobytes")?.extract()?)
+    } else {
+        None
+    };
+    if let Some(bytes) = bytes {
+        return String::from_utf8(bytes).map_err(|_| not_json("not UTF-8".into()));
+    }
+    let mut out = String::with_capacity(256);
+    if record.cast_exact::<PyDict>().is_ok() {
+        to_json::write_value(&mut out, record, 0).map_err(not_json)?;
+    } else {
+        static FIELDS_OF: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let fields_of = FIELDS_OF.get_or_try_init(py, || {
+            py.import("exlab_cache._records")?
+                .getattr("fields_of")
+                .map(Bound::unbind)
+        })?;
+        let fields = fields_of.bind(py).call1((record,))?;
+        to_json::write_value(&mut out, &fields, 0).map_err(not_json)?;
+    }
+    Ok(out)
+}
+
+/// Whether reads release the GIL. On: a read can meet a stalled NAS, and
+/// releasing measured no cost against a ~9 us read (BENCHMARKS.md);
+/// `_set_release_gil_for_reads` flips it for the bench's A/B.
+static RELEASE_GIL_FOR_READS: AtomicBool = AtomicBool::new(true);
+
+/// Runs a read: with the GIL released or not, as set.
+fn unlocked<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+    if RELEASE_GIL_FOR_READS.load(Ordering::Relaxed) {
+        py.detach(f)
+    } else {
+        f()
     }
 }
 
@@ -253,61 +326,69 @@ impl Cache {
     }
 
     /// Reads `equipment.json` (no lock): its known fields in file order.
-    fn read_equipment<'py>(&self, py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
-        let path = path_text(py, path)?;
-        let record = py
-            .detach(|| self.inner.read_equipment(&path))
-            .map_err(|e| raise(py, e))?;
-        record_to_py(py, &record)
+    fn read_equipment<'py>(
+        &self,
+        py: Python<'py>,
+        path: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let path = path_arg(path)?;
+        let record = unlocked(py, || self.inner.read_equipment(&path)).map_err(|e| raise(py, e))?;
+        to_py::equipment(py, &record)
     }
 
     /// Reads `test_runs.json` (no lock).
     fn read_test_runs_marker<'py>(
         &self,
         py: Python<'py>,
-        path: PathBuf,
-    ) -> PyResult<Bound<'py, PyAny>> {
+        path: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         self.read_marker(py, MarkerKind::TestRuns, path)
     }
 
     /// Reads `runs.json` (no lock).
-    fn read_runs_marker<'py>(&self, py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
+    fn read_runs_marker<'py>(
+        &self,
+        py: Python<'py>,
+        path: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         self.read_marker(py, MarkerKind::Runs, path)
     }
 
-    /// Writes `equipment.json` from JSON text; returns the file as written.
-    fn _write_equipment_json<'py>(
+    /// Writes `equipment.json`; returns the record as written (unknown
+    /// fields kept from disk included).
+    fn write_equipment<'py>(
         &self,
         py: Python<'py>,
-        path: PathBuf,
-        input_json: String,
+        path: &Bound<'py, PyAny>,
+        record: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let path = path_text(py, path)?;
+        let input = record_arg(record)?;
+        let path = path_arg(path)?;
+        // Takes the file's lock: may wait, so other threads run meanwhile.
         let written = py
-            .detach(|| self.inner.write_equipment(&path, &input_json))
+            .detach(|| self.inner.write_equipment(&path, &input))
             .map_err(|e| raise(py, e))?;
-        document_to_py(py, &written.document)
+        to_py::equipment_written(py, &written)
     }
 
-    /// Writes a marker (`kind` "test_runs" or "runs") once, from JSON text;
-    /// returns (written?, the marker as on disk or None if it does not parse).
-    fn _write_marker_json<'py>(
+    /// Writes `test_runs.json` once: `(written, marker as on disk)`.
+    fn write_test_runs_marker<'py>(
         &self,
         py: Python<'py>,
-        kind: &str,
-        path: PathBuf,
-        input_json: String,
+        path: &Bound<'py, PyAny>,
+        marker: &Bound<'py, PyAny>,
     ) -> PyResult<(bool, Bound<'py, PyAny>)> {
-        let kind = marker_kind(kind)?;
-        let path = path_text(py, path)?;
-        let outcome = py
-            .detach(|| self.inner.write_marker(kind, &path, &input_json))
-            .map_err(|e| raise(py, e))?;
-        let marker = match outcome.document.as_deref() {
-            Some(document) => document_to_py(py, document)?,
-            None => py.None().into_bound(py),
-        };
-        Ok((outcome.written, marker))
+        self.write_marker(py, MarkerKind::TestRuns, path, marker)
+    }
+
+    /// Writes `runs.json` once: `(written, marker as on disk)`.
+    fn write_runs_marker<'py>(
+        &self,
+        py: Python<'py>,
+        path: &Bound<'py, PyAny>,
+        marker: &Bound<'py, PyAny>,
+    ) -> PyResult<(bool, Bound<'py, PyAny>)> {
+        self.write_marker(py, MarkerKind::Runs, path, marker)
     }
 
     /// Name, version, interface and sha256 of the policy component.
@@ -332,19 +413,20 @@ impl Cache {
         record_to_py(py, &swapped.current)
     }
 
-    /// The schema gate of this cache's policy.
+    /// The schema gate of this cache's policy (guest code only, no I/O).
     #[pyo3(signature = (version, expected_major))]
     fn require_schema_major(
         &self,
         py: Python<'_>,
-        version: Option<String>,
+        version: Option<&Bound<'_, PyString>>,
         expected_major: u32,
     ) -> PyResult<()> {
-        py.detach(|| {
-            self.inner
-                .require_schema_major(version.as_deref(), expected_major)
-        })
-        .map_err(|e| raise(py, e))
+        // Guest code only (~0.5 us), never waits: the GIL stays held, as
+        // releasing and retaking it costs a measurable share of the call.
+        let version = version.map(|v| v.to_cow()).transpose()?;
+        self.inner
+            .require_schema_major(version.as_deref(), expected_major)
+            .map_err(|e| raise(py, e))
     }
 
     fn __repr__(&self) -> String {
@@ -363,14 +445,110 @@ impl Cache {
         &self,
         py: Python<'py>,
         kind: MarkerKind,
-        path: PathBuf,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let path = path_text(py, path)?;
-        let marker = py
-            .detach(|| self.inner.read_marker(kind, &path))
-            .map_err(|e| raise(py, e))?;
-        record_to_py(py, &marker)
+        path: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let path = path_arg(path)?;
+        let marker =
+            unlocked(py, || self.inner.read_marker(kind, &path)).map_err(|e| raise(py, e))?;
+        to_py::marker(py, &marker)
     }
+
+    /// (written?, the marker as on disk, or None if what is there does not parse).
+    fn write_marker<'py>(
+        &self,
+        py: Python<'py>,
+        kind: MarkerKind,
+        path: &Bound<'py, PyAny>,
+        marker: &Bound<'py, PyAny>,
+    ) -> PyResult<(bool, Bound<'py, PyAny>)> {
+        let input = record_arg(marker)?;
+        let path = path_arg(path)?;
+        // Takes the file's lock: may wait, so other threads run meanwhile.
+        let outcome = py
+            .detach(|| self.inner.write_marker(kind, &path, &input))
+            .map_err(|e| raise(py, e))?;
+        let marker = match outcome.document.as_deref() {
+            Some(document) => to_py::document(py, document)?,
+            None => py.None().into_bound(py),
+        };
+        Ok((outcome.written, marker))
+    }
+}
+
+/// Median microseconds of `n` calls of `op` on the Rust library alone (the
+/// `exlab_cache::Cache` inside `cache`), each call timed by itself, GIL
+/// released: the Rust row of python/bench.py.
+fn bench_rust(
+    py: Python<'_>,
+    n: usize,
+    mut op: impl FnMut() -> Result<(), Error> + Send,
+) -> PyResult<f64> {
+    let samples = py.detach(|| {
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            let start = Instant::now();
+            op()?;
+            samples.push(start.elapsed().as_secs_f64());
+        }
+        Ok::<_, Error>(samples)
+    });
+    let mut samples = samples.map_err(|e| raise(py, e))?;
+    if samples.is_empty() {
+        return Err(PyValueError::new_err("n must be at least 1"));
+    }
+    samples.sort_by(f64::total_cmp);
+    Ok(samples[samples.len() / 2] * 1e6)
+}
+
+/// `read_equipment(path)`, `n` times, in Rust.
+#[pyfunction]
+fn _bench_read_equipment(
+    py: Python<'_>,
+    cache: &Bound<'_, Cache>,
+    path: &str,
+    n: usize,
+) -> PyResult<f64> {
+    let inner = &cache.get().inner;
+    bench_rust(py, n, || inner.read_equipment(path).map(drop))
+}
+
+/// `write_marker(test_runs, path, input_json)`, `n` times, in Rust.
+#[pyfunction]
+fn _bench_write_test_runs_marker(
+    py: Python<'_>,
+    cache: &Bound<'_, Cache>,
+    path: &str,
+    input_json: &str,
+    n: usize,
+) -> PyResult<f64> {
+    let inner = &cache.get().inner;
+    bench_rust(py, n, || {
+        inner
+            .write_marker(MarkerKind::TestRuns, path, input_json)
+            .map(drop)
+    })
+}
+
+/// `require_schema_major(version, expected_major)`, `n` times, in Rust.
+#[pyfunction]
+#[pyo3(signature = (cache, version, expected_major, n))]
+fn _bench_require_schema_major(
+    py: Python<'_>,
+    cache: &Bound<'_, Cache>,
+    version: Option<&str>,
+    expected_major: u32,
+    n: usize,
+) -> PyResult<f64> {
+    let inner = &cache.get().inner;
+    bench_rust(py, n, || {
+        inner.require_schema_major(version, expected_major)
+    })
+}
+
+/// For the bench's A/B: whether reads release the GIL.
+#[pyfunction]
+fn _set_release_gil_for_reads(release: bool) {
+    RELEASE_GIL_FOR_READS.store(release, Ordering::Relaxed);
 }
 
 /// The schema gate of the built-in policy: passes when `version`'s major is
@@ -392,11 +570,16 @@ fn require_schema_major(
     .map_err(|e| raise(py, e))
 }
 
-/// The interface version of the WIT world this host serves.
+/// The exlab-cache host library, in-process (the `exlab_cache` package wraps it).
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Cache>()?;
     m.add_function(wrap_pyfunction!(require_schema_major, m)?)?;
+    m.add_function(wrap_pyfunction!(_bench_read_equipment, m)?)?;
+    m.add_function(wrap_pyfunction!(_bench_write_test_runs_marker, m)?)?;
+    m.add_function(wrap_pyfunction!(_bench_require_schema_major, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_release_gil_for_reads, m)?)?;
+    m.add("ERROR_CODES", PyTuple::new(m.py(), error_codes())?)?;
     m.add("INTERFACE", exlab_cache::INTERFACE)?;
     m.add(
         "BUILTIN_POLICY",
