@@ -1,4 +1,4 @@
-"""Interop with the Python original (shared/anchors/py-original): the same
+"""Interop with the Python original ($EXLAB_ANCHORS/py-original): the same
 files, the same ``<file>.lock`` flock, each reading the other's files, and
 concurrent writers of both kinds (threads and processes) with one winner
 per marker and ``first_seen_at`` never lost."""
