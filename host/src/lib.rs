@@ -47,7 +47,7 @@ mod regular_file;
 mod settings;
 mod storage;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{format_utc, Clock, ManualClock, SystemClock};
 pub use error::Error;
 #[cfg(feature = "tokio")]
 pub use front::async_cache::AsyncCache;
@@ -57,8 +57,9 @@ pub use interface::latest::{Equipment, EquipmentWritten, Marker, MarkerKind, Mar
 pub use interface::INTERFACE;
 pub use policy::conformance::{self, ConformanceReport};
 pub use policy::provenance::{sha256_hex, AllowList};
+pub use policy::status::{self, PolicyStatus};
 pub use policy::{trust, watch};
-pub use policy::{Admission, Policy, PolicyInfo, Swapped, BUILTIN_POLICY};
+pub use policy::{Admission, Policy, PolicyInfo, RolledBack, Swapped, BUILTIN_POLICY};
 pub use settings::{CollectedWarnings, Settings, WarningSink};
 pub use storage::Root;
 #[doc(hidden)]

@@ -10,8 +10,15 @@ use std::time::Duration;
 
 use exlab_cache::{Cache, CollectedWarnings, ManualClock, Policy, Root, Settings};
 
+pub mod signing;
+
 /// 2026-04-17T14:00:00Z
 pub const T0: i64 = 1_776_434_400;
+
+/// `unix_secs` in the spec's UTC format, as the status writes times.
+pub fn utc(unix_secs: i64) -> String {
+    exlab_cache::format_utc(std::time::UNIX_EPOCH + Duration::from_secs(unix_secs as u64))
+}
 
 pub const EQUIPMENT: &str = "CONFOCAL_01/.exlab-wizard/equipment.json";
 pub const TEST_RUNS: &str = "CONFOCAL_01/P1/TestRuns/.exlab-wizard/test_runs.json";

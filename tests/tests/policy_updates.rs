@@ -477,6 +477,7 @@ fn a_policy_watcher_thread_swaps_a_dropped_file_in() {
     let options = WatchOptions {
         interval: Duration::from_millis(10),
         debounce: Duration::from_millis(30),
+        ..WatchOptions::default()
     };
     let watcher = PolicyWatcher::spawn(h.cache.clone(), &file, options, move |event| {
         let _ = events.send(event);

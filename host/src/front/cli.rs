@@ -35,6 +35,16 @@ struct Cli {
     /// hash per line, `sha256sum` output works), for --policy and policy check.
     #[arg(long, global = true, value_name = "FILE")]
     allow_policy_hashes: Option<PathBuf>,
+    /// Accept only policy components signed (minisign, FILE.wasm.minisig
+    /// beside them) by a key of FILE (minisign .pub files, one after the
+    /// other), for --policy and policy check. Read at each admission.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "EXLAB_CACHE_TRUSTED_KEYS"
+    )]
+    trusted_keys: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,15 +104,24 @@ enum SchemaOp {
 
 #[derive(Subcommand)]
 enum PolicyOp {
-    /// Name, version, interface and sha256 of the policy.
+    /// Name, version, interface, sha256 and signer of the policy.
     Info,
-    /// Vet a policy component before shipping it: allow-list (if given),
-    /// interface version, compile, and the conformance gate on a scratch
-    /// root. Prints the report; a refusal is a policy_error (exit 9).
+    /// Vet a policy component before shipping it: signature and allow-list
+    /// (if given), interface version, compile, and the conformance gate on
+    /// a scratch root. Prints the report; a refusal is a policy_error (exit 9).
     Check {
         /// The policy component to check.
         #[arg(value_name = "FILE.wasm")]
         file: PathBuf,
+    },
+    /// Print a status file written by a policy watcher
+    /// (<policy>.status.json): what serves, since when, the last attempts.
+    Status {
+        /// The status file.
+        file: PathBuf,
+        /// Print the file's JSON as it is.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -141,9 +160,18 @@ fn fail(e: &Error) -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     // Checks run in the spec's order (docs/spec.md §4): policy, then input,
     // then path, lock, file.
-    let admission = match &cli.allow_policy_hashes {
-        Some(file) => Admission::allow_list(AllowList::from_file(file)?),
-        None => Admission::default(),
+    if let Command::Policy {
+        op: PolicyOp::Status { file, json },
+    } = &cli.command
+    {
+        return policy_status(file, *json);
+    }
+    let admission = Admission {
+        allowed: match &cli.allow_policy_hashes {
+            Some(file) => Some(Arc::new(AllowList::from_file(file)?)),
+            None => None,
+        },
+        trusted_keys: cli.trusted_keys.clone(),
     };
     if let Command::Policy {
         op: PolicyOp::Check { file },
@@ -189,7 +217,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Policy { op: PolicyOp::Info } => print(&to_json(policy.info())),
         Command::Policy {
-            op: PolicyOp::Check { .. },
+            op: PolicyOp::Check { .. } | PolicyOp::Status { .. },
         } => unreachable!("handled before a policy is loaded"),
         Command::Sync { config } => return sync_config(&policy, &settings, &config),
     }
@@ -213,6 +241,78 @@ fn policy_check(file: &std::path::Path, admission: &Admission) -> Result<ExitCod
         eprintln!("FAILED {}: {}", failed.name, failed.detail);
     }
     Err(report.into_result().unwrap_err())
+}
+
+/// `policy status FILE`: a watcher's status file, as lines for a person
+/// (or its JSON with `--json`).
+fn policy_status(file: &std::path::Path, raw: bool) -> Result<ExitCode, Error> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::Io {
+        message: format!("cannot read the policy status {}: {e}", file.display()),
+    })?;
+    let status: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Decode {
+        message: format!("the policy status {} is not JSON: {e}", file.display()),
+    })?;
+    if raw {
+        println!("{}", serde_json::to_string_pretty(&status).expect("JSON"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_owned();
+    let policy = |p: &serde_json::Value| {
+        let mut lines = format!(
+            "{} {} ({}) since {}\n  sha256 {}",
+            text(&p["name"]),
+            text(&p["version"]),
+            text(&p["interface"]),
+            text(&p["since"]),
+            text(&p["sha256"])
+        );
+        if p["signer"].is_object() {
+            let trusted = match p["signer_trusted"].as_bool() {
+                Some(true) => "trusted".to_owned(),
+                Some(false) => format!("NOT TRUSTED NOW: {}", text(&p["trust_note"])),
+                None => "no trust file configured".to_owned(),
+            };
+            lines.push_str(&format!(
+                "\n  signed by key {} ({trusted})\n  trusted comment: {}",
+                text(&p["signer"]["key_id"]),
+                text(&p["signer"]["trusted_comment"])
+            ));
+        } else {
+            lines.push_str("\n  unsigned");
+        }
+        lines
+    };
+    println!("status at {}", text(&status["at"]));
+    println!("serving: {}", policy(&status["serving"]));
+    match &status["previous"] {
+        serde_json::Value::Null => println!("previous: none (nothing to roll back to)"),
+        previous => println!("previous: {}", policy(previous)),
+    }
+    println!(
+        "trusted keys: {}",
+        status["trusted_keys"].as_str().unwrap_or("none configured")
+    );
+    let attempts = status["attempts"].as_array().cloned().unwrap_or_default();
+    println!("last {} attempts, oldest first:", attempts.len());
+    for a in &attempts {
+        let sha = a["sha256"]
+            .as_str()
+            .map_or("-", |s| s.get(..12).unwrap_or(s));
+        let mut line = format!(
+            "  {} {} {} sha256 {sha}",
+            text(&a["at"]),
+            text(&a["action"]),
+            text(&a["outcome"])
+        );
+        if let Some(source) = a["source"].as_str() {
+            line.push_str(&format!(" from {source}"));
+        }
+        if let Some(reason) = a["reason"].as_str() {
+            line.push_str(&format!(": {reason}"));
+        }
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn marker(cache: Cache, kind: MarkerKind, op: FileOp) -> Result<(), Error> {

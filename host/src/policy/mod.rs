@@ -1,12 +1,14 @@
 //! A policy: a component admitted, compiled, type-checked against the WIT
 //! world and linked once, and the operations it serves.
 //!
-//! - [`admission`]: the one door every policy comes in by (size, allow-list,
-//!   interface version, compile), for the CLI, the library, the watcher, the
+//! - [`admission`]: the one door every policy comes in by (size, signature,
+//!   allow-list, interface version, compile), for the CLI, the library, the watcher, the
 //!   gate and the Python package alike.
 //! - [`provenance`], [`trust`]: who may ship a policy (sha256 allow-list,
 //!   minisign keys).
 //! - [`conformance`]: the behaviour gate a policy passes before it serves.
+//! - [`status`]: what a host serves, served before, and its last admission
+//!   attempts.
 //! - [`watch`]: reloading a policy file that a platform drops.
 //! - `precompiled`: the on-disk cache of the built-in policy's compiled code.
 //!
@@ -17,6 +19,7 @@ pub mod admission;
 pub mod conformance;
 mod precompiled;
 pub mod provenance;
+pub mod status;
 pub mod trust;
 pub mod watch;
 
@@ -46,6 +49,10 @@ pub struct PolicyInfo {
     pub interface: String,
     /// Hex sha256 of the component's bytes.
     pub sha256: String,
+    /// Who signed it, when it was admitted with trusted keys configured
+    /// (absent from the JSON otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<trust::Signer>,
 }
 
 /// A policy that took effect by a swap, and the one it replaced.
@@ -57,6 +64,15 @@ pub struct Swapped {
     pub current: PolicyInfo,
     /// What the conformance gate found about it (every scenario passed).
     pub report: conformance::ConformanceReport,
+}
+
+/// A rollback: the policy that served before is back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolledBack {
+    /// The policy that served until the rollback (the next rollback's target).
+    pub previous: PolicyInfo,
+    /// The policy serving now.
+    pub current: PolicyInfo,
 }
 
 /// A policy component, compiled, type-checked against the WIT world and
@@ -93,7 +109,7 @@ impl Policy {
                 let sha256 = sha256_hex(BUILTIN_POLICY);
                 let component =
                     precompiled::component(crate::engine::engine(), BUILTIN_POLICY, &sha256);
-                Policy::load(component, sha256, Some(INTERFACE.to_owned()))
+                Policy::load(component, sha256, Some(INTERFACE.to_owned()), None)
             })
             .clone()
     }
@@ -112,8 +128,17 @@ impl Policy {
 
     /// Compiles `bytes` (already admitted), checks them against the world
     /// and asks the policy who it is. Nothing is touched.
-    fn compile(bytes: &[u8], interface: Option<String>) -> Result<Policy, Error> {
-        Policy::load(crate::engine::compile(bytes), sha256_hex(bytes), interface)
+    fn compile(
+        bytes: &[u8],
+        interface: Option<String>,
+        signer: Option<trust::Signer>,
+    ) -> Result<Policy, Error> {
+        Policy::load(
+            crate::engine::compile(bytes),
+            sha256_hex(bytes),
+            interface,
+            signer,
+        )
     }
 
     /// Checks a compiled component against the world and asks it who it is.
@@ -121,6 +146,7 @@ impl Policy {
         component: wasmtime::Result<Component>,
         sha256: String,
         interface: Option<String>,
+        signer: Option<trust::Signer>,
     ) -> Result<Policy, Error> {
         let unfit = |e: wasmtime::Error| {
             Error::policy(format!(
@@ -138,6 +164,7 @@ impl Policy {
                 version: String::new(),
                 interface: interface.unwrap_or_else(|| INTERFACE.into()),
                 sha256,
+                signer,
             },
             alive: Arc::new(()),
         };
@@ -151,7 +178,7 @@ impl Policy {
         Ok(Policy(Arc::new(loaded)))
     }
 
-    /// Name, version, interface and sha256.
+    /// Name, version, interface, sha256 and signer.
     pub fn info(&self) -> &PolicyInfo {
         &self.0.info
     }

@@ -1,13 +1,16 @@
 //! Watching a policy file: for platforms that deliver a new policy by
 //! dropping a file, reload it when it changes, through every check of
-//! [`crate::Cache::swap_policy`] (allow-list, interface version, compile, the
-//! conformance gate).
+//! [`crate::Cache::swap_policy_file`] (signature, allow-list, interface
+//! version, compile, the conformance gate).
 //!
-//! It polls: every `interval` it reads the file and hashes it. A change takes
-//! effect once the file's content has stayed the same for `debounce` (a
-//! writer that is still writing is not loaded half-way), and only when its
-//! hash differs from the policy serving now. A refused file is not retried
-//! until its content changes again. Polling needs no new dependency and
+//! It polls: every `interval` it reads the file and its `.minisig` and
+//! hashes them. A change takes effect once both have stayed the same for
+//! `debounce` (a writer that is still writing is not loaded half-way), and
+//! only when the policy's hash differs from the policy serving now. A
+//! refused file is not retried until it or its signature changes again (a
+//! lab that signs after dropping the file is not stuck). With
+//! [`WatchOptions::write_status`], the cache's status is written after each
+//! attempt as JSON to `<policy>.status.json` ([`status::status_path`]). Polling needs no new dependency and
 //! works the same on every platform and file system (network mounts
 //! included, where change notifications are unreliable); a policy is a few
 //! hundred KB, so reading it once a second costs next to nothing.
@@ -42,6 +45,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::{status, trust};
 use crate::{sha256_hex, Error, Policy, Swapped};
 
 /// What a watcher swaps policies into: a `Cache` (kept as a trait so that
@@ -49,8 +53,18 @@ use crate::{sha256_hex, Error, Policy, Swapped};
 pub trait Swappable: Send {
     /// The sha256 of the policy serving now.
     fn serving_sha256(&self) -> String;
-    /// Swaps in the component `bytes` through every check.
-    fn swap(&self, bytes: &[u8]) -> Result<Swapped, Error>;
+    /// Swaps in the component `bytes`, read from `path`, through every
+    /// check; `signature` is its `.minisig` as read (or why not).
+    fn swap_file(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        signature: &Result<String, Error>,
+    ) -> Result<Swapped, Error>;
+    /// The status as JSON, for the status file (`None`: write none).
+    fn status_json(&self) -> Option<String> {
+        None
+    }
 }
 
 /// How often to look, and how long a change must settle.
@@ -61,6 +75,9 @@ pub struct WatchOptions {
     /// How long the file's content must stay the same before it is loaded.
     /// Default 2 s.
     pub debounce: Duration,
+    /// Write the cache's status to `<policy>.status.json` after each swap
+    /// attempt (and at the first look). Default: no.
+    pub write_status: bool,
 }
 
 impl Default for WatchOptions {
@@ -68,6 +85,7 @@ impl Default for WatchOptions {
         WatchOptions {
             interval: Duration::from_secs(1),
             debounce: Duration::from_secs(2),
+            write_status: false,
         }
     }
 }
@@ -98,11 +116,14 @@ pub struct Watch {
     cache: Box<dyn Swappable>,
     path: PathBuf,
     debounce: Duration,
-    /// The content seen last, and since when it has been the same.
+    /// The content seen last (policy and signature), and since when it has
+    /// been the same.
     seen: Option<(String, Instant)>,
     /// The content last tried (swapped in, refused, or already serving).
     tried: Option<String>,
     unreadable_reported: bool,
+    /// Where to write the status, and whether it was written at least once.
+    status_file: Option<(PathBuf, bool)>,
 }
 
 impl Watch {
@@ -119,7 +140,16 @@ impl Watch {
             seen: None,
             tried: None,
             unreadable_reported: false,
+            status_file: None,
         }
+    }
+
+    /// Also writes the cache's status to `<path>.status.json` after each
+    /// swap attempt and at the first look (durably: temp file, fsync,
+    /// rename, folder fsync). A failed write is logged, never fatal.
+    pub fn writing_status(mut self) -> Watch {
+        self.status_file = Some((status::status_path(&self.path), false));
+        self
     }
 
     /// The file watched.
@@ -129,6 +159,29 @@ impl Watch {
 
     /// Looks at the file once; `now` is the current instant.
     pub fn poll(&mut self, now: Instant) -> Option<WatchEvent> {
+        let event = self.look(now);
+        if let Some((path, written)) = &mut self.status_file {
+            let attempted = matches!(
+                event,
+                Some(WatchEvent::Swapped(_) | WatchEvent::Refused { .. })
+            );
+            if attempted || !*written {
+                if let Some(json) = self.cache.status_json() {
+                    match status::write_status_file(path, &json) {
+                        Ok(()) => *written = true,
+                        Err(e) => log::warn!(
+                            target: "exlab_cache",
+                            "cannot write the policy status {}: {e}",
+                            path.display()
+                        ),
+                    }
+                }
+            }
+        }
+        event
+    }
+
+    fn look(&mut self, now: Instant) -> Option<WatchEvent> {
         let bytes = match Policy::read_file(&self.path) {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -143,14 +196,21 @@ impl Watch {
         };
         self.unreadable_reported = false;
         let hash = sha256_hex(&bytes);
-        if self.tried.as_ref() == Some(&hash) {
+        // The signature counts as content too: one that arrives (or is
+        // fixed) after the policy makes the pair new, and it is tried again.
+        let signature = trust::read_signature(&self.path);
+        let content = match &signature {
+            Ok(text) => format!("{hash} signed {}", sha256_hex(text.as_bytes())),
+            Err(e) => format!("{hash} unsigned: {}", e.message()),
+        };
+        if self.tried.as_ref() == Some(&content) {
             self.seen = None;
             return None;
         }
         let since = match &self.seen {
-            Some((seen, since)) if *seen == hash => *since,
+            Some((seen, since)) if *seen == content => *since,
             _ => {
-                self.seen = Some((hash.clone(), now));
+                self.seen = Some((content.clone(), now));
                 now
             }
         };
@@ -158,11 +218,11 @@ impl Watch {
             return None;
         }
         self.seen = None;
-        self.tried = Some(hash.clone());
+        self.tried = Some(content);
         if self.cache.serving_sha256() == hash {
             return None;
         }
-        Some(match self.cache.swap(&bytes) {
+        Some(match self.cache.swap_file(&self.path, &bytes, &signature) {
             Ok(swapped) => WatchEvent::Swapped(Box::new(swapped)),
             Err(error) => WatchEvent::Refused {
                 sha256: hash,
@@ -189,6 +249,9 @@ impl PolicyWatcher {
         on_event: impl Fn(WatchEvent) + Send + 'static,
     ) -> Result<PolicyWatcher, Error> {
         let mut watch = Watch::new(cache, path, options.debounce);
+        if options.write_status {
+            watch = watch.writing_status();
+        }
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("exlab-cache-policy-watch".into())

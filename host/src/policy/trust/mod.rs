@@ -200,12 +200,7 @@ pub fn read_signature(policy: &Path) -> Result<String, Error> {
     let sig = signature_path(policy);
     read_small_text(&sig, MAX_SIGNATURE_FILE).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
-            Error::policy(format!(
-                "policy {}: no signature {} beside it; with trusted keys configured, a policy \
-                 is admitted only when signed by a trusted key; refused before compiling",
-                policy.display(),
-                sig.display()
-            ))
+            missing_signature(policy)
         } else {
             Error::policy(format!(
                 "policy {}: cannot read its signature {}: {e}; refused before compiling",
@@ -214,6 +209,16 @@ pub fn read_signature(policy: &Path) -> Result<String, Error> {
             ))
         }
     })
+}
+
+/// The refusal of the policy file `policy` when no `.minisig` is beside it.
+pub fn missing_signature(policy: &Path) -> Error {
+    Error::policy(format!(
+        "policy {}: no signature {} beside it; with trusted keys configured, a policy \
+         is admitted only when signed by a trusted key; refused before compiling",
+        policy.display(),
+        signature_path(policy).display()
+    ))
 }
 
 /// Verifies `signature_text` (a `.minisig` file's content) over
@@ -236,12 +241,22 @@ pub fn verify_beside(
     policy: &Path,
     policy_bytes: &[u8],
 ) -> Result<Signer, Error> {
-    let text = read_signature(policy)?;
+    verify_text_beside(keys, policy, policy_bytes, &read_signature(policy)?)
+}
+
+/// [`verify_beside`] with the signature's text already read (by a watcher
+/// that hashed it): errors name the `.minisig` beside `policy`.
+pub fn verify_text_beside(
+    keys: &TrustedKeys,
+    policy: &Path,
+    policy_bytes: &[u8],
+    text: &str,
+) -> Result<Signer, Error> {
     let sig = format!("its signature {}", signature_path(policy).display());
     verify_named(
         keys,
         policy_bytes,
-        &text,
+        text,
         &policy.display().to_string(),
         &sig,
     )
