@@ -518,8 +518,30 @@ fn the_watcher_retries_when_the_signature_arrives_and_writes_its_status_file() {
         run.json(),
         serde_json::from_str::<serde_json::Value>(&written).unwrap()
     );
-    let run = cli(drop_dir.path(), &["policy", "status", "missing.json"], "");
+}
+
+#[test]
+fn policy_status_of_a_missing_odd_or_garbled_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = cli(dir.path(), &["policy", "status", "missing.json"], "");
+    assert_eq!((run.status, run.code().as_str()), (3, "not_found"));
+    // A FIFO must not block the command (it is never opened for a blocking read).
+    let fifo = dir.path().join("fifo.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let run = cli(dir.path(), &["policy", "status", "fifo.json"], "");
     assert_eq!((run.status, run.code().as_str()), (1, "io_error"));
+    assert!(
+        run.error()["message"].as_str().unwrap().contains("FIFO"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(dir.path().join("bad.json"), "{not json").unwrap();
+    let run = cli(dir.path(), &["policy", "status", "bad.json"], "");
+    assert_eq!((run.status, run.code().as_str()), (5, "decode_error"));
 }
 
 #[test]

@@ -246,12 +246,7 @@ fn policy_check(file: &std::path::Path, admission: &Admission) -> Result<ExitCod
 /// `policy status FILE`: a watcher's status file, as lines for a person
 /// (or its JSON with `--json`).
 fn policy_status(file: &std::path::Path, raw: bool) -> Result<ExitCode, Error> {
-    let text = std::fs::read_to_string(file).map_err(|e| Error::Io {
-        message: format!("cannot read the policy status {}: {e}", file.display()),
-    })?;
-    let status: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Decode {
-        message: format!("the policy status {} is not JSON: {e}", file.display()),
-    })?;
+    let status = exlab_cache::status::read_status_file(file)?;
     if raw {
         println!("{}", serde_json::to_string_pretty(&status).expect("JSON"));
         return Ok(ExitCode::SUCCESS);

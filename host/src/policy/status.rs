@@ -126,6 +126,28 @@ pub(crate) fn served(
     }
 }
 
+/// The largest status file read back: 1 MiB (a status is a few KB).
+const MAX_STATUS_FILE: u64 = 1 << 20;
+
+/// A status file as JSON, read like every other file the host is pointed
+/// at: a regular file only, opened without blocking, capped. Missing is
+/// `not_found`, not JSON `decode_error`, anything else `io_error`.
+pub fn read_status_file(path: &Path) -> Result<serde_json::Value, Error> {
+    use crate::regular_file::{self, Unreadable};
+    let bytes = regular_file::read(path, MAX_STATUS_FILE).map_err(|why| {
+        let message = format!("cannot read the policy status {}: {why}", path.display());
+        match why {
+            Unreadable::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Error::NotFound { message }
+            }
+            _ => Error::Io { message },
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+        message: format!("the policy status {} is not JSON: {e}", path.display()),
+    })
+}
+
 /// Where the watcher of the policy file `policy` writes its status.
 pub fn status_path(policy: &Path) -> std::path::PathBuf {
     let mut path = policy.as_os_str().to_owned();
