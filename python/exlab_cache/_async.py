@@ -36,6 +36,7 @@ class AsyncCache:
         lock_timeout: float = 30.0,
         time_limit: Optional[float] = None,
         memory_limit: Optional[int] = None,
+        trusted_keys: Optional[StrPath] = None,
         inline_reads: bool = False,
     ) -> None:
         self._cache = _sync.Cache(
@@ -44,6 +45,7 @@ class AsyncCache:
             lock_timeout=lock_timeout,
             time_limit=time_limit,
             memory_limit=memory_limit,
+            trusted_keys=trusted_keys,
         )
         self._inline_reads = bool(inline_reads)
 
@@ -108,10 +110,20 @@ class AsyncCache:
         # No I/O: the info was read when the policy was loaded.
         return self._cache.policy_info()
 
-    async def set_policy(self, policy: Any) -> Dict[str, Any]:
+    async def set_policy(self, policy: Any, *, signature: Optional[str] = None) -> Dict[str, Any]:
         """Replaces the policy (a path or the component's bytes) once it has
-        passed the interface check and the conformance gate."""
-        return await asyncio.to_thread(self._cache.set_policy, policy)
+        been admitted (its signature too, with ``trusted_keys``) and passed
+        the conformance gate."""
+        return await asyncio.to_thread(self._cache.set_policy, policy, signature=signature)
+
+    async def rollback(self) -> Dict[str, Any]:
+        """Goes back to the policy that served before the last swap."""
+        return await asyncio.to_thread(self._cache.rollback)
+
+    async def status(self) -> Dict[str, Any]:
+        """What serves, since when, signed by whom, and the last admission
+        attempts (reads the trust file: run in a worker thread)."""
+        return await asyncio.to_thread(self._cache.status)
 
     def __repr__(self) -> str:
         return f"Async{self._cache!r}"

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use exlab_cache::{Error, MarkerKind, Policy, Root, Settings};
+use exlab_cache::{Admission, Error, MarkerKind, Policy, Root, Settings};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -238,14 +238,19 @@ impl PolicySource {
     }
 }
 
-/// `policy` of the constructor: None (the built-in one), bytes, or a path.
-fn load_policy(py: Python<'_>, policy: Option<&Bound<'_, PyAny>>) -> PyResult<Policy> {
+/// `policy` of the constructor: None (the built-in one), bytes, or a path,
+/// let in through the host's one admission door.
+fn load_policy(
+    py: Python<'_>,
+    policy: Option<&Bound<'_, PyAny>>,
+    admission: &Admission,
+) -> PyResult<Policy> {
     let Some(policy) = policy.filter(|p| !p.is_none()) else {
         return py.detach(Policy::builtin).map_err(|e| raise(py, e));
     };
     let loaded = match PolicySource::extract(policy)? {
-        PolicySource::Bytes(bytes) => py.detach(move || Policy::from_bytes(&bytes)),
-        PolicySource::File(path) => py.detach(move || Policy::from_file(path)),
+        PolicySource::Bytes(bytes) => py.detach(|| Policy::admit(&bytes, admission)),
+        PolicySource::File(path) => py.detach(|| Policy::admit_file(path, admission)),
     };
     loaded.map_err(|e| raise(py, e))
 }
@@ -260,7 +265,7 @@ struct Cache {
 #[pymethods]
 impl Cache {
     #[new]
-    #[pyo3(signature = (root, *, policy=None, lock_timeout=30.0, time_limit=None, memory_limit=None))]
+    #[pyo3(signature = (root, *, policy=None, lock_timeout=30.0, time_limit=None, memory_limit=None, trusted_keys=None))]
     fn new(
         py: Python<'_>,
         root: PathBuf,
@@ -268,6 +273,7 @@ impl Cache {
         lock_timeout: f64,
         time_limit: Option<f64>,
         memory_limit: Option<usize>,
+        trusted_keys: Option<PathBuf>,
     ) -> PyResult<Self> {
         let seconds = |name: &str, value: f64| {
             Duration::try_from_secs_f64(value).map_err(|_| {
@@ -287,7 +293,13 @@ impl Cache {
             on_warning: Arc::new(log_warning),
             ..defaults
         };
-        let policy = load_policy(py, policy)?;
+        // With a trust file, every policy given here or swapped in later must
+        // carry a valid signature of a listed key (read at each admission).
+        let admission = match trusted_keys {
+            Some(file) => Admission::trusted_keys(file),
+            None => Admission::default(),
+        };
+        let policy = load_policy(py, policy, &admission)?;
         // As the CLI: a root that is not there (an unmounted disk) fails each
         // call with io_error once its input is checked, and creates nothing.
         let opened = {
@@ -295,10 +307,9 @@ impl Cache {
             py.detach(move || Root::open(&root))
         };
         let root_cap = opened.unwrap_or_else(|e| Root::unavailable(e.message()));
-        Ok(Cache {
-            inner: exlab_cache::Cache::new(root_cap, policy, settings),
-            root,
-        })
+        let inner = exlab_cache::Cache::new(root_cap, policy, settings);
+        inner.set_admission(admission);
+        Ok(Cache { inner, root })
     }
 
     /// The root folder, as given.
@@ -397,20 +408,44 @@ impl Cache {
     }
 
     /// Replaces the policy at runtime, from a path or the component's bytes.
-    /// It is compiled, checked against the interface and run through the
-    /// conformance gate first; a refused policy raises `PolicyError` and the
-    /// old one goes on serving. Returns the new policy's info.
+    /// It is admitted (signature when `trusted_keys` was given: the
+    /// `.minisig` beside a path, or `signature` for bytes; then the interface
+    /// and compile) and run through the conformance gate first; a refused
+    /// policy raises `PolicyError` and the old one goes on serving. Returns
+    /// the new policy's info.
+    #[pyo3(signature = (policy, *, signature=None))]
     fn set_policy<'py>(
         &self,
         py: Python<'py>,
         policy: &Bound<'py, PyAny>,
+        signature: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let swapped = match PolicySource::extract(policy)? {
-            PolicySource::Bytes(bytes) => py.detach(|| self.inner.swap_policy(&bytes)),
-            PolicySource::File(path) => py.detach(|| self.inner.swap_policy_file(path)),
+        let swapped = match (PolicySource::extract(policy)?, signature) {
+            (PolicySource::Bytes(bytes), Some(signature)) => {
+                py.detach(|| self.inner.swap_policy_signed(&bytes, &signature))
+            }
+            (PolicySource::Bytes(bytes), None) => py.detach(|| self.inner.swap_policy(&bytes)),
+            (PolicySource::File(path), _) => py.detach(|| self.inner.swap_policy_file(path)),
         };
         let swapped = swapped.map_err(|e| raise(py, e))?;
         record_to_py(py, &swapped.current)
+    }
+
+    /// Goes back to the policy that served before the last swap (atomic,
+    /// calls in flight finish on theirs); returns the info of the policy
+    /// serving now. `PolicyError` when there is none to go back to.
+    fn rollback<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let rolled = py
+            .detach(|| self.inner.rollback())
+            .map_err(|e| raise(py, e))?;
+        record_to_py(py, &rolled.current)
+    }
+
+    /// What serves now (with its signer and since when), the one before,
+    /// and the last admission attempts with their outcome and reason.
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let status = py.detach(|| self.inner.status());
+        record_to_py(py, &status)
     }
 
     /// The schema gate of this cache's policy (guest code only, no I/O).
