@@ -46,6 +46,9 @@ pub mod policy;
 mod regular_file;
 mod settings;
 mod storage;
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing;
 
 pub use clock::{format_utc, Clock, ManualClock, SystemClock};
 pub use error::Error;

@@ -5,15 +5,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
-
-use exlab_cache::{Cache, CollectedWarnings, ManualClock, Policy, Root, Settings};
 
 pub mod signing;
 
-/// 2026-04-17T14:00:00Z
-pub const T0: i64 = 1_776_434_400;
+pub use exlab_cache::testing::{Harness, T0};
 
 /// `unix_secs` in the spec's UTC format, as the status writes times.
 pub fn utc(unix_secs: i64) -> String {
@@ -36,65 +33,6 @@ pub fn equipment_input(label: &str) -> String {
 
 pub fn marker_input(project: &str) -> String {
     serde_json::json!({"project": project, "equipment": "CONFOCAL_01"}).to_string()
-}
-
-/// A cache over a fresh temp root, with a manual clock and captured warnings.
-pub struct Harness {
-    pub dir: tempfile::TempDir,
-    pub cache: Cache,
-    pub clock: Arc<ManualClock>,
-    pub warnings: CollectedWarnings,
-}
-
-impl Default for Harness {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Harness {
-    pub fn new() -> Self {
-        Self::with(Policy::builtin().unwrap(), |_| {})
-    }
-
-    /// A harness running `policy`, with `tweak` applied to its settings.
-    pub fn with(policy: Policy, tweak: impl FnOnce(&mut Settings)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::at(T0));
-        let warnings = CollectedWarnings::new();
-        let mut settings = Settings {
-            clock: clock.clone(),
-            on_warning: warnings.sink(),
-            lock_timeout: Duration::from_secs(10),
-            ..Settings::default()
-        };
-        tweak(&mut settings);
-        let cache = Cache::new(Root::open(dir.path()).unwrap(), policy, settings);
-        Harness {
-            dir,
-            cache,
-            clock,
-            warnings,
-        }
-    }
-
-    pub fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    pub fn put(&self, relative: &str, bytes: &[u8]) {
-        let path = self.path(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
-    }
-
-    pub fn get(&self, relative: &str) -> Vec<u8> {
-        std::fs::read(self.path(relative)).unwrap()
-    }
-
-    pub fn warnings(&self) -> Vec<String> {
-        self.warnings.all()
-    }
 }
 
 /// Every file under `dir`, relative, sorted.

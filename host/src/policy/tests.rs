@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::engine::pool::{all_idle_alive, holds_idle, instantiations};
-use crate::{Cache, CollectedWarnings, ManualClock};
+use crate::testing::{Harness, T0};
 
-const T0: i64 = 1_776_434_400;
 const EQUIPMENT: &str = "CONFOCAL_01/.exlab-wizard/equipment.json";
 const TEST_RUNS: &str = "CONFOCAL_01/P1/TestRuns/.exlab-wizard/test_runs.json";
 const RUNS: &str = "CONFOCAL_01/P1/Runs/.exlab-wizard/runs.json";
@@ -25,31 +24,12 @@ fn equipment(label: &str) -> String {
     )
 }
 
-struct Harness {
-    dir: tempfile::TempDir,
-    cache: Cache,
-    clock: Arc<ManualClock>,
-    warnings: CollectedWarnings,
-}
-
+/// The shared harness with a 5 s lock timeout and `tweak` on top.
 fn harness(policy: Policy, tweak: impl FnOnce(&mut Settings)) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::at(T0));
-    let warnings = CollectedWarnings::new();
-    let mut settings = Settings {
-        clock: clock.clone(),
-        on_warning: warnings.sink(),
-        lock_timeout: Duration::from_secs(5),
-        ..Settings::default()
-    };
-    tweak(&mut settings);
-    let cache = Cache::new(Root::open(dir.path()).unwrap(), policy, settings);
-    Harness {
-        dir,
-        cache,
-        clock,
-        warnings,
-    }
+    Harness::with(policy, |s| {
+        s.lock_timeout = Duration::from_secs(5);
+        tweak(s);
+    })
 }
 
 /// Every file under `dir` with its bytes, sorted.

@@ -194,14 +194,8 @@ fn timed_out(path: &str, timeout: Duration) -> CacheError {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Root;
+    use super::super::tests::root;
     use super::*;
-
-    fn root() -> (tempfile::TempDir, Root) {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = Root::open(tmp.path()).unwrap();
-        (tmp, root)
-    }
 
     #[test]
     fn a_dropped_lock_is_free_even_while_a_forked_child_holds_a_copy_of_its_descriptor() {

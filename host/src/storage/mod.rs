@@ -193,10 +193,11 @@ pub(super) fn fault(step: &str, path: &str, e: io::Error) -> CacheError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn root() -> (tempfile::TempDir, Root) {
+    /// A root over a fresh temp folder (the folder goes with the guard).
+    pub(super) fn root() -> (tempfile::TempDir, Root) {
         let tmp = tempfile::tempdir().unwrap();
         let root = Root::open(tmp.path()).unwrap();
         (tmp, root)

@@ -206,14 +206,9 @@ pub(super) fn split<'p>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::root;
     use super::*;
     use std::os::unix::fs::symlink;
-
-    fn root() -> (tempfile::TempDir, Root) {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = Root::open(tmp.path()).unwrap();
-        (tmp, root)
-    }
 
     #[test]
     fn resolve_collapses_dots_and_refuses_to_climb_out() {

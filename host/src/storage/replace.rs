@@ -289,15 +289,9 @@ fn older_than(entry: &DirEntry, age: Duration) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Root;
+    use super::super::tests::root;
     use super::*;
     use std::os::unix::fs::PermissionsExt;
-
-    fn root() -> (tempfile::TempDir, Root) {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = Root::open(tmp.path()).unwrap();
-        (tmp, root)
-    }
 
     fn names(dir: &std::path::Path) -> Vec<String> {
         let mut names: Vec<_> = std::fs::read_dir(dir)
