@@ -140,3 +140,17 @@ fn a_cache_over_an_unavailable_root_checks_input_first_and_creates_nothing() {
         "io_error"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn async_swap_rollback_and_status_run_off_the_runtime() {
+    let h = Harness::new();
+    let cache = AsyncCache::new(h.cache.clone());
+    let v1_1 = exlab_cache_test_guests::bytes("policy-1-1");
+    let swapped = cache.swap_policy(v1_1).await.unwrap();
+    assert_eq!(swapped.current.version, "1.1.0");
+    let rolled = cache.rollback().await.unwrap();
+    assert_eq!(rolled.current.sha256, swapped.previous.sha256);
+    let status = cache.status().await.unwrap();
+    assert_eq!(status.serving.info.sha256, swapped.previous.sha256);
+    assert_eq!(status.attempts.len(), 2, "the swap and the rollback");
+}

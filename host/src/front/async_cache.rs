@@ -66,6 +66,28 @@ impl AsyncCache {
         self.run(move |c| c.swap_policy(&component)).await
     }
 
+    /// See [`Cache::swap_policy_signed`].
+    pub async fn swap_policy_signed(
+        &self,
+        component: Vec<u8>,
+        signature: String,
+    ) -> Result<crate::Swapped, Error> {
+        self.run(move |c| c.swap_policy_signed(&component, &signature))
+            .await
+    }
+
+    /// See [`Cache::rollback`].
+    pub async fn rollback(&self) -> Result<crate::RolledBack, Error> {
+        self.run(|c| c.rollback()).await
+    }
+
+    /// See [`Cache::status`]: it reads the trust file, so it runs on the
+    /// blocking pool too.
+    /// (`Err` only if the runtime cancelled the blocking task.)
+    pub async fn status(&self) -> Result<crate::status::PolicyStatus, Error> {
+        self.run(|c| Ok(c.status())).await
+    }
+
     /// See [`Cache::read_marker`].
     pub async fn read_marker(
         &self,
