@@ -7,8 +7,8 @@
 //! replace, and a writer holds a flock on its own temp file from creation to
 //! rename, which the sweep respects.
 
-use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt};
-use rustix::fs::{AtFlags, FlockOperation, Gid, Mode, OFlags, RenameFlags, Uid};
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Gid, Mode, OFlags, RenameFlags, Uid};
 use rustix::io::Errno;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use super::faults::inject;
 use super::read::read_file;
+use super::lock::stat_entry;
 use super::{fault, CacheError, FileLock, WriteStep};
 use crate::interface::latest::Invalid;
 
@@ -186,25 +187,25 @@ impl FileLock {
     /// Gives `temp` the mode bits and, where allowed, the owner of the file
     /// it is about to replace (none there: the defaults stay).
     fn carry_permissions(&self, temp: &cap_std::fs::File) -> io::Result<()> {
-        let old = match self.folder.metadata(&self.name) {
-            Ok(old) if old.is_file() => old,
+        let old = match stat_entry(&self.folder, &self.name) {
+            Ok(old) if FileType::from_raw_mode(old.st_mode) == FileType::RegularFile => old,
             _ => return Ok(()),
         };
-        let new = temp.metadata()?;
-        if (old.uid(), old.gid()) != (new.uid(), new.gid()) {
+        let new = rustix::fs::fstat(temp)?;
+        if (old.st_uid, old.st_gid) != (new.st_uid, new.st_gid) {
             // Before the mode: a chown may clear set-id bits. Giving a file
             // away needs privileges most writers lack; they keep their own.
             let owner = rustix::fs::fchown(
                 temp,
-                Some(Uid::from_raw(old.uid())),
-                Some(Gid::from_raw(old.gid())),
+                Some(Uid::from_raw(old.st_uid)),
+                Some(Gid::from_raw(old.st_gid)),
             );
             match owner {
                 Ok(()) | Err(Errno::PERM) => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        rustix::fs::fchmod(temp, Mode::from_raw_mode(old.mode() & 0o7777))?;
+        rustix::fs::fchmod(temp, Mode::from_raw_mode(old.st_mode & 0o7777))?;
         Ok(())
     }
 }
