@@ -15,8 +15,8 @@ use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
 use super::faults::inject;
-use super::read::read_file;
 use super::lock::stat_entry;
+use super::read::read_file;
 use super::{fault, CacheError, FileLock, WriteStep};
 use crate::interface::latest::Invalid;
 
