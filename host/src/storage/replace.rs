@@ -81,7 +81,9 @@ impl FileLock {
         // listed nor fsynced: one read-only descriptor serves the sweep now
         // and the folder's fsync after the rename (5 syscalls fewer than
         // cap-std's listing and a second open).
-        let listed = self.folder.open_with(".", OpenOptions::new().read(true));
+        let mut read_only = OpenOptions::new();
+        read_only.read(true);
+        let listed = self.folder.open_with(".", &read_only);
         // Under the lock, before this writer adds its own: a no-op (a marker
         // that exists) never pays for the folder listing.
         if let Ok(listed) = &listed {
@@ -117,7 +119,8 @@ impl FileLock {
         // A failure here comes after the rename: the new file is in place
         // (and readers see it), but its durability is not confirmed.
         inject(&self.faults, WriteStep::FolderFsync, &self.path)
-            .and_then(|()| listed)
+            // Opened afresh if the open before the sweep failed.
+            .and_then(|()| listed.or_else(|_| self.folder.open_with(".", &read_only)))
             .and_then(|folder| folder.sync_all())
             .map_err(|e| fault("fsync the folder of", &self.path, e))
     }
