@@ -39,6 +39,9 @@ fn main() {
     if let Some(at) = args.iter().position(|a| a == "--serve8") {
         return serve8(Path::new(&args[at + 1]));
     }
+    if args.iter().any(|a| a == "--tmpfs-only") {
+        return tmpfs_only();
+    }
     // `cargo bench -- <filter>` and `cargo test --benches` pass arguments we ignore.
     if args.iter().any(|a| a == "--list") {
         println!("exlab: bench");
@@ -557,6 +560,9 @@ fn run() {
     drop(driver);
     rows.push(row);
 
+    let mut extra_targets = Vec::new();
+    tmpfs_rows(&policy, &mut rows, &mut extra_targets, &mut notes);
+
     eprintln!("exlab bench: guest calls");
     let settings = Settings::default();
     let noop = |_| {
@@ -713,6 +719,7 @@ fn run() {
         row.python = (!py.is_empty()).then(|| median(py));
         rows.push(row);
     }
+    cli_vs_cat(&cli_dir, &mut rows, &mut extra_targets);
 
     // Throughput: threads writing to one file, and to one file each.
     eprintln!("exlab bench: throughput");
@@ -837,7 +844,7 @@ fn run() {
     let one = throughput.iter().find(|r| r.0 && r.1 == 1).unwrap().2;
     let eight = throughput.iter().find(|r| r.0 && r.1 == 8).unwrap().2;
     let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
-    let targets = vec![
+    let mut targets = vec![
         {
             let r = div(rewrite.ours, rewrite.floor).unwrap();
             Target {
@@ -899,6 +906,7 @@ fn run() {
             measured: cli_rss.map_or("no /usr/bin/time".into(), |k| format!("{:.1} MB", mb(k))),
         },
     ];
+    targets.extend(extra_targets);
 
     let load_after = fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut md = String::new();
@@ -979,6 +987,195 @@ fn run() {
     println!("\n{md}");
     write_benchmarks_md(&md);
     let _ = fs::remove_dir_all(&base);
+}
+
+// ------------------------------------------- issue 13: host-side overhead
+
+/// A folder on a tmpfs for the bench's files, or why there is none.
+fn tmpfs_dir() -> Result<PathBuf, String> {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let mut tried = Vec::new();
+    let candidates = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(["/dev/shm", "/tmp"].map(PathBuf::from));
+    for dir in candidates {
+        let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: zeroed statfs is a valid value; statfs fills it.
+        let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid C string and a struct to fill.
+        let ok = unsafe { libc::statfs(c.as_ptr(), &mut fs) } == 0;
+        if ok && fs.f_type as i64 == TMPFS_MAGIC {
+            let base = dir.join(format!("exlab-bench-{}", std::process::id()));
+            if fs::create_dir_all(&base).is_ok() {
+                return Ok(base);
+            }
+        }
+        tried.push(format!(
+            "{} ({})",
+            dir.display(),
+            if ok {
+                "not a tmpfs or not writable"
+            } else {
+                "no such folder"
+            }
+        ));
+    }
+    Err(format!("no writable tmpfs: tried {}", tried.join(", ")))
+}
+
+/// The durable rewrite and the first marker write on a tmpfs, where fsync
+/// is nearly free: what is left over the floor is the host's own cost
+/// (guest work, extra syscalls), which fsync noise hides on a disk.
+fn tmpfs_rows(
+    policy: &Policy,
+    rows: &mut Vec<Row>,
+    targets: &mut Vec<Target>,
+    notes: &mut Vec<String>,
+) {
+    eprintln!("exlab bench: tmpfs rows");
+    let mut rewrite = Row::new("equipment rewrite (durable), tmpfs", "us");
+    let mut first = Row::new("first marker write, tmpfs", "us");
+    let base = match tmpfs_dir() {
+        Ok(base) => base,
+        Err(why) => {
+            eprintln!("exlab bench: tmpfs rows SKIPPED: {why}");
+            notes.push(format!("tmpfs rows skipped: {why}"));
+            rows.extend([rewrite, first]);
+            return;
+        }
+    };
+    notes.push(format!("tmpfs rows: files under {}", base.display()));
+    let (lib_dir, floor_dir) = (base.join("lib"), base.join("floor"));
+    fs::create_dir_all(&lib_dir).unwrap();
+    fs::create_dir_all(floor_dir.join("CONFOCAL_01/.exlab-wizard")).unwrap();
+    let cache = Cache::new(
+        Root::open(&lib_dir).unwrap(),
+        policy.clone(),
+        Settings::default(),
+    );
+    let record = cache
+        .write_equipment(EQUIPMENT, &equipment_input("L"))
+        .unwrap()
+        .document
+        .into_bytes();
+    let floor_eq = floor_dir.join(EQUIPMENT);
+    fs::write(&floor_eq, &record).unwrap();
+    let inputs: Vec<String> = (0..8).map(|i| equipment_input(&format!("L{i}"))).collect();
+    let (ours, fl, _) = interleaved(
+        n(3000),
+        50,
+        |i| {
+            cache.write_equipment(EQUIPMENT, &inputs[i % 8]).unwrap();
+        },
+        |_| floor::rewrite(&floor_eq, &record),
+        None,
+    );
+    (rewrite.ours, rewrite.floor) = (Some(ours), Some(fl));
+    let (ours, fl, _) = interleaved(
+        n(3000),
+        50,
+        |i| {
+            let path = format!("fresh/{i}/test_runs.json");
+            let w = cache
+                .write_marker(MarkerKind::TestRuns, &path, MARKER_INPUT)
+                .unwrap();
+            assert!(w.written);
+        },
+        |i| {
+            let path = floor_dir.join(format!("fresh/{i}/test_runs.json"));
+            assert!(floor::marker(&path, &record));
+        },
+        None,
+    );
+    (first.ours, first.floor) = (Some(ours), Some(fl));
+    for (row, what) in [
+        (
+            &rewrite,
+            "durable rewrite on a tmpfs <= 1.3x the tmpfs floor",
+        ),
+        (
+            &first,
+            "first marker write on a tmpfs <= 1.3x the tmpfs floor",
+        ),
+    ] {
+        let r = row.ours.unwrap() / row.floor.unwrap();
+        targets.push(Target {
+            what,
+            met: Some(r <= 1.3),
+            measured: format!(
+                "{r:.2}x ({:.1} vs {:.1} us)",
+                row.ours.unwrap(),
+                row.floor.unwrap()
+            ),
+        });
+    }
+    rows.extend([rewrite, first]);
+    let _ = fs::remove_dir_all(&base);
+}
+
+/// `exlab --tmpfs-only`: only the tmpfs rows, printed (to measure a lever
+/// without the whole run).
+fn tmpfs_only() {
+    let (mut rows, mut targets, mut notes) = (Vec::new(), Vec::new(), Vec::new());
+    tmpfs_rows(
+        &Policy::builtin().unwrap(),
+        &mut rows,
+        &mut targets,
+        &mut notes,
+    );
+    for r in &rows {
+        println!(
+            "{}: ours {} floor {} ({})",
+            r.name,
+            fmt(r.ours),
+            fmt(r.floor),
+            ratio(r.ours, r.floor)
+        );
+    }
+    for t in targets
+        .iter()
+        .map(|t| (t.what, t.met, &t.measured))
+        .chain(notes.iter().map(|n| (n.as_str(), None, n)))
+    {
+        println!("{t:?}");
+    }
+}
+
+/// The CLI's `equipment read` against `cat` of the same file, one process
+/// each, alternating: the cost of our process start over the cheapest
+/// process that reads the file.
+fn cli_vs_cat(cli_dir: &Path, rows: &mut Vec<Row>, targets: &mut Vec<Target>) {
+    eprintln!("exlab bench: CLI equipment read vs cat");
+    let (mut ours, mut cat) = (Vec::new(), Vec::new());
+    for _ in 0..n(100) {
+        let mut cli = Command::new(CLI);
+        cli.arg("--root")
+            .arg(cli_dir)
+            .args(["equipment", "read", EQUIPMENT]);
+        let (wall, _, ok) = process(&mut cli, b"");
+        assert!(ok, "the CLI read failed");
+        ours.push(wall);
+        let (wall, _, ok) = process(Command::new("cat").arg(cli_dir.join(EQUIPMENT)), b"");
+        assert!(ok, "cat failed");
+        cat.push(wall);
+    }
+    let mut row = Row::new(
+        "CLI `equipment read` vs `cat` (floor column), one process",
+        "us",
+    );
+    (row.ours, row.floor) = (Some(median(ours)), Some(median(cat)));
+    let r = row.ours.unwrap() / row.floor.unwrap();
+    targets.push(Target {
+        what: "CLI `equipment read` process < 3x `cat` of the same file",
+        met: Some(r < 3.0),
+        measured: format!(
+            "{r:.2}x ({:.0} vs {:.0} us)",
+            row.ours.unwrap(),
+            row.floor.unwrap()
+        ),
+    });
+    rows.push(row);
 }
 
 /// Swaps the built-in policy's bytes in again and again (a fresh compile

@@ -91,6 +91,10 @@ struct Loaded {
 /// The policy built into this binary.
 pub const BUILTIN_POLICY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/policy.wasm"));
 
+/// Its hex sha256, hashed by the build script (a test checks it).
+pub(crate) const BUILTIN_POLICY_SHA256: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/policy.sha256"));
+
 impl Policy {
     /// The built-in policy, compiled once per process.
     ///
@@ -106,7 +110,7 @@ impl Policy {
             .get_or_init(|| {
                 // Built from the newest WIT (interface's tests pin it): no
                 // need to parse it again at every process start.
-                let sha256 = sha256_hex(BUILTIN_POLICY);
+                let sha256 = BUILTIN_POLICY_SHA256.to_owned();
                 let component =
                     precompiled::component(crate::engine::engine(), BUILTIN_POLICY, &sha256);
                 Policy::load(component, sha256, Some(INTERFACE.to_owned()), None)

@@ -275,3 +275,12 @@ fn idle_instances_of_a_dropped_policy_are_let_go() {
         .unwrap();
     assert!(all_idle_alive());
 }
+
+#[test]
+fn the_build_scripts_sha256_is_the_builtin_policys() {
+    assert_eq!(BUILTIN_POLICY_SHA256, sha256_hex(BUILTIN_POLICY));
+    assert_eq!(
+        Policy::builtin().unwrap().info().sha256,
+        BUILTIN_POLICY_SHA256
+    );
+}

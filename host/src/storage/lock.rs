@@ -16,7 +16,7 @@
 //! are empty and there is one per record, so keeping them costs next to
 //! nothing; `filelock` 4 keeps them for the same reason.
 
-use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt};
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use fs4::TryLockError;
 use rustix::fs::OFlags;
 use std::ffi::{OsStr, OsString};
@@ -150,16 +150,31 @@ fn open_lock_file(
 }
 
 /// Whether `file` is still the file named `lock_name` (not unlinked, not
-/// replaced by a new file of that name).
+/// replaced by a new file of that name, nor by a link).
 fn still_named(folder: &Dir, lock_name: &OsStr, file: &std::fs::File) -> io::Result<bool> {
-    use std::os::unix::fs::MetadataExt as _;
-    let held = file.metadata()?;
-    let named = match folder.metadata(lock_name) {
+    let held = rustix::fs::fstat(file)?;
+    let named = match stat_entry(folder, lock_name) {
         Ok(named) => named,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
-    Ok(held.nlink() > 0 && held.dev() == named.dev() && held.ino() == named.ino())
+    Ok(held.st_nlink > 0 && held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+}
+
+/// The entry `name` of `folder`, not followed if it is a link: one
+/// `fstatat`, where cap-std's `metadata` opens, stats and closes. Only for
+/// a plain name (no `/`, not `.` or `..`), which cannot leave the folder.
+pub(super) fn stat_entry(folder: &Dir, name: &OsStr) -> io::Result<rustix::fs::Stat> {
+    use std::os::unix::ffi::OsStrExt;
+    let plain = !name.as_bytes().contains(&b'/') && name != "." && name != "..";
+    if !plain || name.is_empty() {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    Ok(rustix::fs::statat(
+        folder,
+        name,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )?)
 }
 
 fn wait_for_flock(
