@@ -465,18 +465,7 @@ fn run() {
         "Policy::builtin() in this process (compiled code from the on-disk cache when present): {:.1} ms",
         t.elapsed().as_secs_f64() * 1e3
     ));
-    let cache = Cache::new(
-        Root::open(&lib_dir).unwrap(),
-        policy.clone(),
-        Settings::default(),
-    );
-    let record = cache
-        .write_equipment(EQUIPMENT, &equipment_input("L"))
-        .unwrap()
-        .document
-        .into_bytes();
-    let floor_eq = floor_dir.join(EQUIPMENT);
-    fs::write(&floor_eq, &record).unwrap();
+    let (cache, record, floor_eq) = seed_rewrite(&lib_dir, &floor_dir, &policy);
     cache
         .write_marker(MarkerKind::TestRuns, MARKER, MARKER_INPUT)
         .unwrap();
@@ -991,6 +980,24 @@ fn run() {
 
 // ------------------------------------------- issue 13: host-side overhead
 
+/// A cache over `lib_dir` with one equipment.json written, and the same
+/// bytes as the floor's file in `floor_dir`: where a rewrite row starts.
+fn seed_rewrite(lib_dir: &Path, floor_dir: &Path, policy: &Policy) -> (Cache, Vec<u8>, PathBuf) {
+    let cache = Cache::new(
+        Root::open(lib_dir).unwrap(),
+        policy.clone(),
+        Settings::default(),
+    );
+    let record = cache
+        .write_equipment(EQUIPMENT, &equipment_input("L"))
+        .unwrap()
+        .document
+        .into_bytes();
+    let floor_eq = floor_dir.join(EQUIPMENT);
+    fs::write(&floor_eq, &record).unwrap();
+    (cache, record, floor_eq)
+}
+
 /// A folder on a tmpfs for the bench's files, or why there is none.
 fn tmpfs_dir() -> Result<PathBuf, String> {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
@@ -1049,18 +1056,7 @@ fn tmpfs_rows(
     let (lib_dir, floor_dir) = (base.join("lib"), base.join("floor"));
     fs::create_dir_all(&lib_dir).unwrap();
     fs::create_dir_all(floor_dir.join("CONFOCAL_01/.exlab-wizard")).unwrap();
-    let cache = Cache::new(
-        Root::open(&lib_dir).unwrap(),
-        policy.clone(),
-        Settings::default(),
-    );
-    let record = cache
-        .write_equipment(EQUIPMENT, &equipment_input("L"))
-        .unwrap()
-        .document
-        .into_bytes();
-    let floor_eq = floor_dir.join(EQUIPMENT);
-    fs::write(&floor_eq, &record).unwrap();
+    let (cache, record, floor_eq) = seed_rewrite(&lib_dir, &floor_dir, policy);
     let inputs: Vec<String> = (0..8).map(|i| equipment_input(&format!("L{i}"))).collect();
     let (ours, fl, _) = interleaved(
         n(3000),
