@@ -553,7 +553,7 @@ fn run() {
     tmpfs_rows(&policy, &mut rows, &mut extra_targets, &mut notes);
 
     eprintln!("exlab bench: guest calls");
-    let settings = Settings::default();
+    let settings = Arc::new(Settings::default());
     let noop = |_| {
         policy
             .require_schema_major(Some("1.0"), 1, &settings)

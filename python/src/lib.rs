@@ -595,12 +595,11 @@ fn require_schema_major(
     version: Option<String>,
     expected_major: u32,
 ) -> PyResult<()> {
+    // The default settings once per process, not built at every call.
+    static DEFAULTS: std::sync::OnceLock<Arc<Settings>> = std::sync::OnceLock::new();
+    let settings = DEFAULTS.get_or_init(Default::default);
     py.detach(|| {
-        Policy::builtin()?.require_schema_major(
-            version.as_deref(),
-            expected_major,
-            &Settings::default(),
-        )
+        Policy::builtin()?.require_schema_major(version.as_deref(), expected_major, settings)
     })
     .map_err(|e| raise(py, e))
 }

@@ -616,7 +616,7 @@ fn s2_marker_without_run_kind_reads_as_its_type_and_a_contradiction_is_invalid()
 #[test]
 fn s2_schema_gate_passes_same_major_and_refuses_the_rest_with_found_verbatim() {
     let policy = Policy::builtin().unwrap();
-    let settings = exlab_cache::Settings::default();
+    let settings = std::sync::Arc::new(exlab_cache::Settings::default());
     for ok in ["1.0", "1.99", "1"] {
         policy.require_schema_major(Some(ok), 1, &settings).unwrap();
     }

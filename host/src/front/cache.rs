@@ -353,7 +353,8 @@ impl Cache {
         version: Option<&str>,
         expected_major: u32,
     ) -> Result<(), Error> {
-        self.policy().gate(version, expected_major, &self.settings)
+        self.policy()
+            .require_schema_major(version, expected_major, &self.settings)
     }
 }
 

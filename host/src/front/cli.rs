@@ -213,7 +213,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Schema {
             op: SchemaOp::Check { version, major },
         } => {
-            policy.require_schema_major(Some(&version), major, &settings)?;
+            policy.require_schema_major(Some(&version), major, &Arc::new(settings))?;
         }
         Command::Policy { op: PolicyOp::Info } => print(&to_json(policy.info())),
         Command::Policy {

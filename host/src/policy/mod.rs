@@ -187,18 +187,9 @@ impl Policy {
         &self.0.info
     }
 
-    /// The schema gate of this policy; it needs no root.
+    /// The schema gate of this policy; it needs no root. The settings are
+    /// shared (an `Arc`), as every call's are: nothing is copied per call.
     pub fn require_schema_major(
-        &self,
-        version: Option<&str>,
-        expected_major: u32,
-        settings: &Settings,
-    ) -> Result<(), Error> {
-        self.gate(version, expected_major, &Arc::new(settings.clone()))
-    }
-
-    /// [`Policy::require_schema_major`] under settings already shared.
-    pub(crate) fn gate(
         &self,
         version: Option<&str>,
         expected_major: u32,

@@ -137,7 +137,7 @@ fn a_reused_instance_gives_the_same_results_as_fresh_ones() {
 
     let reused = harness(policy.clone(), |_| {});
     policy
-        .require_schema_major(Some("1.0"), 1, &Settings::default())
+        .require_schema_major(Some("1.0"), 1, &Default::default())
         .unwrap();
     let before = instantiations();
     let here = |f: &(dyn Fn() -> String + Sync)| f();
@@ -271,7 +271,7 @@ fn idle_instances_of_a_dropped_policy_are_let_go() {
     // The next call on this thread, of any policy, prunes them.
     Policy::builtin()
         .unwrap()
-        .require_schema_major(Some("1.0"), 1, &Settings::default())
+        .require_schema_major(Some("1.0"), 1, &Default::default())
         .unwrap();
     assert!(all_idle_alive());
 }
