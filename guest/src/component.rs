@@ -1,14 +1,28 @@
 //! The policy as a component of the `exlab:cache/plugin` world: the host's
 //! imports implement [`Env`], the exports call the pure policy.
+//!
+//! Built for the newest interface (`wit/since_v1.1.0`); with the feature
+//! `v1_0`, for the frozen `exlab:cache@1.0.0` world, whose imports and
+//! exports are a subset of 1.1's with the same names, so the same code
+//! serves both (1.1's additions are cfg'd out).
 
 use crate::policy::{self, Env, LockedFile};
 use crate::records::{self, MarkerKind};
 use crate::Error;
 
+#[cfg(not(feature = "v1_0"))]
+wit_bindgen::generate!({
+    world: "plugin",
+    path: "../wit/since_v1.1.0",
+    // Fixture guests reuse these bindings and export their own policy.
+    pub_export_macro: true,
+    default_bindings_module: "exlab_cache_policy::component",
+});
+
+#[cfg(feature = "v1_0")]
 wit_bindgen::generate!({
     world: "plugin",
     path: "../wit/since_v1.0.0",
-    // Fixture guests reuse these bindings and export their own policy.
     pub_export_macro: true,
     default_bindings_module: "exlab_cache_policy::component",
 });
@@ -16,6 +30,11 @@ wit_bindgen::generate!({
 use exlab::cache::types as wit;
 use exlab::cache::{log, storage};
 use exports::exlab::cache::policy as api;
+#[cfg(not(feature = "v1_0"))]
+use {
+    crate::kinds, exlab::cache::caller, exlab::cache::machine,
+    exports::exlab::cache::kinds as kinds_api,
+};
 
 /// The policy's exports, implemented by the pure policy over [`Host`].
 pub struct Policy;
@@ -77,6 +96,76 @@ impl api::Guest for Policy {
     }
 }
 
+#[cfg(not(feature = "v1_0"))]
+impl kinds_api::Guest for Policy {
+    fn list_kinds() -> Vec<kinds_api::Kind> {
+        kinds::list(&Host)
+            .into_iter()
+            .map(|k| kinds_api::Kind {
+                name: k.name.into(),
+                file_name: k.file_name,
+                schema_version: k.schema_version.into(),
+                operations: k
+                    .operations
+                    .into_iter()
+                    .map(|o| kinds_api::Operation {
+                        name: o.name.into(),
+                        access: access(o.access),
+                        takes_input: o.takes_input,
+                        summary: o.summary.into(),
+                    })
+                    .collect(),
+                summary: k.summary.into(),
+            })
+            .collect()
+    }
+
+    fn run(
+        kind: String,
+        operation: String,
+        path: String,
+        input_json: String,
+    ) -> Result<String, wit::CacheError> {
+        Ok(kinds::run(&Host, &kind, &operation, &path, &input_json)?)
+    }
+}
+
+/// For fixture guests that change only the 1.0 operations: implements the
+/// `kinds` export of `$fixture` as this policy's.
+#[cfg(not(feature = "v1_0"))]
+#[macro_export]
+macro_rules! kinds_as_the_policy {
+    ($fixture:ty) => {
+        impl $crate::component::exports::exlab::cache::kinds::Guest for $fixture {
+            fn list_kinds() -> Vec<$crate::component::exports::exlab::cache::kinds::Kind> {
+                <$crate::component::Policy as $crate::component::exports::exlab::cache::kinds::Guest>::list_kinds()
+            }
+            fn run(
+                kind: String,
+                operation: String,
+                path: String,
+                input_json: String,
+            ) -> Result<String, $crate::component::exlab::cache::types::CacheError> {
+                <$crate::component::Policy as $crate::component::exports::exlab::cache::kinds::Guest>::run(
+                    kind, operation, path, input_json,
+                )
+            }
+        }
+    };
+}
+
+#[cfg(not(feature = "v1_0"))]
+fn access(a: kinds::Access) -> kinds_api::Access {
+    use kinds::Access as A;
+    match a {
+        A::None => kinds_api::Access::None,
+        A::Read => kinds_api::Access::Read,
+        A::Write => kinds_api::Access::Write,
+        A::Update => kinds_api::Access::Update,
+        A::Append => kinds_api::Access::Append,
+    }
+}
+
 #[cfg(feature = "export")]
 export!(Policy with_types_in crate::component);
 
@@ -92,6 +181,40 @@ impl Env for Host {
 
     fn lock(&self, path: &str) -> Result<storage::LockedFile, Error> {
         Ok(storage::lock(path)?)
+    }
+
+    #[cfg(not(feature = "v1_0"))]
+    fn append(&self, path: &str, line: &[u8]) -> Result<(), Error> {
+        Ok(storage::append(path, line)?)
+    }
+
+    #[cfg(not(feature = "v1_0"))]
+    fn step(&self, record_json: &str) -> Option<String> {
+        caller::step(record_json)
+    }
+
+    #[cfg(not(feature = "v1_0"))]
+    fn hostname(&self) -> String {
+        machine::hostname()
+    }
+
+    // A 1.0 host offers none of these; a 1.0 component exports no operation
+    // that needs them.
+    #[cfg(feature = "v1_0")]
+    fn append(&self, path: &str, _line: &[u8]) -> Result<(), Error> {
+        Err(Error::Io(format!(
+            "{path}: appending needs exlab:cache@1.1.0"
+        )))
+    }
+
+    #[cfg(feature = "v1_0")]
+    fn step(&self, _record_json: &str) -> Option<String> {
+        None
+    }
+
+    #[cfg(feature = "v1_0")]
+    fn hostname(&self) -> String {
+        String::new()
     }
 
     fn warn(&self, message: &str) {

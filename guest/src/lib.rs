@@ -9,6 +9,7 @@
 pub mod error;
 pub mod gate;
 pub mod json;
+pub mod kinds;
 // An in-memory Env for native builds (unit and property tests, fuzz
 // targets); never compiled into the component.
 #[cfg(not(target_arch = "wasm32"))]

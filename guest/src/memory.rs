@@ -7,14 +7,24 @@ use crate::Error;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-/// Files by path, a settable clock, and counters of what the policy did.
-#[derive(Debug, Default)]
+/// What a test's caller step does with the record it is handed.
+pub type Step = Box<dyn Fn(&str) -> Option<String>>;
+
+/// Files by path, a settable clock, a caller step, and counters of what the
+/// policy did.
+#[derive(Default)]
 pub struct MemEnv {
     pub files: RefCell<BTreeMap<String, Vec<u8>>>,
     pub now: Cell<i64>,
     pub warnings: RefCell<Vec<String>>,
     pub locks_taken: Cell<u32>,
     pub clock_reads: Cell<u32>,
+    /// The caller's step; none: the caller gives up.
+    pub step: RefCell<Option<Step>>,
+    /// What the step was handed, call by call.
+    pub steps_seen: RefCell<Vec<String>>,
+    /// The machine's name (default `labpc-test`).
+    pub hostname: RefCell<Option<String>>,
 }
 
 impl MemEnv {
@@ -36,6 +46,12 @@ impl MemEnv {
     pub fn get(&self, path: &str) -> Option<Vec<u8>> {
         self.files.borrow().get(path).cloned()
     }
+
+    /// Sets the caller's step for the calls that follow.
+    pub fn with_step(self, step: impl Fn(&str) -> Option<String> + 'static) -> Self {
+        *self.step.borrow_mut() = Some(Box::new(step));
+        self
+    }
 }
 
 /// A "locked" file of a [`MemEnv`] (no real lock: one thread).
@@ -55,6 +71,24 @@ impl<'a> Env for &'a MemEnv {
             env: self,
             path: path.to_owned(),
         })
+    }
+    fn append(&self, path: &str, line: &[u8]) -> Result<(), Error> {
+        let mut files = self.files.borrow_mut();
+        files
+            .entry(path.to_owned())
+            .or_default()
+            .extend_from_slice(line);
+        Ok(())
+    }
+    fn step(&self, record_json: &str) -> Option<String> {
+        self.steps_seen.borrow_mut().push(record_json.to_owned());
+        self.step.borrow().as_ref()?(record_json)
+    }
+    fn hostname(&self) -> String {
+        self.hostname
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| "labpc-test".to_owned())
     }
     fn warn(&self, message: &str) {
         self.warnings.borrow_mut().push(message.to_owned());

@@ -12,13 +12,22 @@ use crate::records::{
 use crate::{time, Error};
 use serde_json::Value;
 
-/// What the policy may touch: the host's storage, log and clock.
+/// What the policy may touch: the host's storage, log and clock, and (since
+/// interface 1.1) the caller's step and the machine's name.
 pub trait Env {
     type Locked: LockedFile;
     /// The file's bytes without a lock; `None` when there is no file.
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, Error>;
     /// Creates the parent folders and takes the file's exclusive lock.
     fn lock(&self, path: &str) -> Result<Self::Locked, Error>;
+    /// Creates the parent folders and appends `line` with one `O_APPEND`
+    /// write (no lock).
+    fn append(&self, path: &str, line: &[u8]) -> Result<(), Error>;
+    /// The caller's step: the record it made of `record_json` (read under
+    /// the held lock), or `None` when it gave up (write nothing then).
+    fn step(&self, record_json: &str) -> Option<String>;
+    /// The machine's host name.
+    fn hostname(&self) -> String;
     /// A warning for the host's log.
     fn warn(&self, message: &str);
     /// Seconds since the Unix epoch, UTC.
