@@ -29,6 +29,18 @@ pub struct Settings {
     pub clock: Arc<dyn Clock>,
     /// Where warnings go. Default: the `log` crate, target `exlab_cache`.
     pub on_warning: WarningSink,
+    /// The machine's name as the policy sees it, for files kept one per
+    /// machine (`wizard.<hostname>.log`). Default: this machine's (`uname`).
+    pub hostname: String,
+}
+
+/// This machine's host name, read once.
+pub fn machine_hostname() -> &'static str {
+    static HOSTNAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOSTNAME.get_or_init(|| {
+        let uname = rustix::system::uname();
+        uname.nodename().to_string_lossy().into_owned()
+    })
 }
 
 impl Default for Settings {
@@ -40,6 +52,7 @@ impl Default for Settings {
             max_file_size: 1 << 20,
             clock: Arc::new(SystemClock),
             on_warning: Arc::new(|warning| log::warn!(target: "exlab_cache", "{warning}")),
+            hostname: machine_hostname().to_owned(),
         }
     }
 }
@@ -51,6 +64,7 @@ impl fmt::Debug for Settings {
             .field("time_limit", &self.time_limit)
             .field("memory_limit", &self.memory_limit)
             .field("max_file_size", &self.max_file_size)
+            .field("hostname", &self.hostname)
             .finish_non_exhaustive()
     }
 }

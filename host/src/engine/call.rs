@@ -37,6 +37,47 @@ pub(crate) struct CallState {
     stderr: MemoryOutputPipe,
     /// The clock the WASI context reads: the current caller's.
     clock: Arc<Mutex<Arc<dyn Clock>>>,
+    /// The caller's step, lent for the call in progress.
+    pub(super) step: StepSlot,
+}
+
+/// A caller's step: the record it makes of the one read under the lock
+/// (JSON in, JSON out), or `None` when it gives up.
+pub type Step<'a> = &'a mut dyn FnMut(String) -> Option<String>;
+
+/// Where a call's store finds the caller's step (`caller.step`). The step
+/// is the caller's, borrowed for one call only, and a store's data must be
+/// `'static`: so the slot holds it as a pointer, set by
+/// [`CallState::begin`] and cleared by [`CallState::finish`]. A store that
+/// does not reach `finish` (a panic) is dropped, never reused.
+#[derive(Default)]
+pub(crate) struct StepSlot(Option<*mut (dyn FnMut(String) -> Option<String> + 'static)>);
+
+// SAFETY: the pointer is set only while the thread that lent it runs the
+// call on this store, and cleared before that call returns.
+unsafe impl Send for StepSlot {}
+
+impl StepSlot {
+    fn lend(&mut self, step: Option<Step<'_>>) {
+        self.0 = step.map(|step| {
+            let step: *mut (dyn FnMut(String) -> Option<String> + '_) = step;
+            // SAFETY: only the lifetime is erased; `finish` clears the slot
+            // before the call returns, within the step's borrow.
+            unsafe {
+                std::mem::transmute::<
+                    *mut (dyn FnMut(String) -> Option<String> + '_),
+                    *mut (dyn FnMut(String) -> Option<String> + 'static),
+                >(step)
+            }
+        });
+    }
+
+    /// Runs the lent step; `None` without one (nothing may be written).
+    pub(super) fn call(&mut self, record_json: String) -> Option<String> {
+        // SAFETY: set only while the lender's borrow lasts (see `lend`).
+        let step = unsafe { &mut *self.0? };
+        step(record_json)
+    }
 }
 
 /// Why there is no root: a store between calls, or a call that needs none.
@@ -44,6 +85,7 @@ pub(crate) struct CallState {
 pub(crate) enum NoRoot {
     Loading,
     SchemaGate,
+    Kinds,
     Idle,
 }
 
@@ -51,10 +93,12 @@ pub(crate) enum NoRoot {
 pub(crate) fn no_root(why: NoRoot) -> &'static Arc<Root> {
     static LOADING: OnceLock<Arc<Root>> = OnceLock::new();
     static SCHEMA_GATE: OnceLock<Arc<Root>> = OnceLock::new();
+    static KINDS: OnceLock<Arc<Root>> = OnceLock::new();
     static IDLE: OnceLock<Arc<Root>> = OnceLock::new();
     let (root, reason) = match why {
         NoRoot::Loading => (&LOADING, "no storage while loading a policy"),
         NoRoot::SchemaGate => (&SCHEMA_GATE, "the schema gate has no storage"),
+        NoRoot::Kinds => (&KINDS, "listing the kinds needs no storage"),
         NoRoot::Idle => (&IDLE, "no call in progress"),
     };
     root.get_or_init(|| Arc::new(Root::unavailable(reason)))
@@ -104,11 +148,19 @@ impl CallState {
             started: Instant::now(),
             stderr,
             clock,
+            step: StepSlot::default(),
         }
     }
 
-    /// Readies the state for one call by `settings` on `root`.
-    pub(super) fn begin(&mut self, root: &Arc<Root>, settings: &Arc<Settings>) {
+    /// Readies the state for one call by `settings` on `root`, with the
+    /// caller's `step` when the call has one (see [`StepSlot`]).
+    pub(super) fn begin(
+        &mut self,
+        root: &Arc<Root>,
+        settings: &Arc<Settings>,
+        step: Option<Step<'_>>,
+    ) {
+        self.step.lend(step);
         debug_assert_eq!(self.memory.limit, settings.memory_limit);
         self.root = root.clone();
         self.settings = settings.clone();
@@ -124,6 +176,7 @@ impl CallState {
     /// Ends a call: lets go of the caller's root, settings and clock, and
     /// says whether the instance is as clean as a fresh one, i.e. reusable.
     pub(super) fn finish(&mut self) -> bool {
+        self.step = StepSlot::default();
         let idle = idle_settings();
         self.root = no_root(NoRoot::Idle).clone();
         self.settings = idle.clone();

@@ -1,5 +1,7 @@
-//! The host side of the `exlab:cache` imports: storage over the call's root,
-//! and the log. Every host call's time is kept off the guest's budget.
+//! The host side of the `exlab:cache` imports, written once for every
+//! interface version (older versions' imports resolve to these): storage
+//! over the call's root, the log, the caller's step and the machine's name.
+//! Every host call's time is kept off the guest's budget.
 //!
 //! A `locked-file` handle of the guest's names a storage [`FileLock`] in
 //! the call's resource table (the bindings use the generator's placeholder
@@ -9,7 +11,7 @@
 use wasmtime::component::Resource;
 
 use super::call::CallState;
-use crate::interface::latest::exlab::cache::{log, storage, types};
+use crate::interface::latest::exlab::cache::{caller, log, machine, storage, types};
 use crate::interface::latest::CacheError;
 use crate::storage::FileLock;
 
@@ -34,6 +36,23 @@ impl storage::Host for CallState {
     fn read(&mut self, path: String) -> Outcome<Option<Vec<u8>>> {
         let max = self.settings.max_file_size;
         Ok(self.host_call(|s| s.root.read(&path, max)))
+    }
+
+    fn append(&mut self, path: String, line: Vec<u8>) -> Outcome<()> {
+        Ok(self.host_call(|s| s.root.append(&path, &line)))
+    }
+}
+
+impl caller::Host for CallState {
+    fn step(&mut self, record_json: String) -> wasmtime::Result<Option<String>> {
+        // The caller's time, not the guest's.
+        Ok(self.host_call(|s| s.step.call(record_json)))
+    }
+}
+
+impl machine::Host for CallState {
+    fn hostname(&mut self) -> wasmtime::Result<String> {
+        Ok(self.settings.hostname.clone())
     }
 }
 

@@ -6,8 +6,10 @@
 //!   cap, and keeping both true after a fork.
 //! - [`call`]: what a call's store holds (`CallState`) and how a failure in
 //!   the runtime is told apart (the policy's fault or the machine's).
-//! - [`imports`]: the host side of the WIT imports (storage, log) over the
-//!   call's root.
+//! - [`imports`]: the host side of the WIT imports (storage, log, the
+//!   caller's step, the machine) over the call's root.
+//! - [`bindings`]: a policy's exports, whichever interface version it was
+//!   built for.
 //! - [`pool`]: each thread's idle instances, and running one call.
 //!
 //! The environment's limits are not the policy's fault: loading writes no
@@ -20,6 +22,7 @@
 //! Architecture invariant: the engine knows storage (the call's root) and
 //! the interface, never a policy's identity, admission or the front ends.
 
+pub(crate) mod bindings;
 pub(crate) mod call;
 mod imports;
 pub(crate) mod limits;
@@ -28,10 +31,9 @@ pub(crate) mod pool;
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
-use crate::interface::latest::Plugin;
 use call::CallState;
 
 /// The one engine of this process.
@@ -74,8 +76,7 @@ pub(crate) fn linker() -> &'static Linker<CallState> {
     LINKER.get_or_init(|| {
         let mut linker = Linker::new(engine());
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("link WASI");
-        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
-            .expect("link the exlab:cache imports");
+        bindings::add_imports(&mut linker).expect("link the exlab:cache imports");
         linker
     })
 }

@@ -17,9 +17,9 @@ use std::time::Instant;
 
 use wasmtime::Store;
 
-use super::call::{new_store, CallState};
+use super::bindings::{Exports, Outcome, PolicyPre};
+use super::call::{new_store, CallState, Step};
 use super::limits::ensure_ticker;
-use crate::interface::latest::{CacheError, Plugin, PluginPre};
 use crate::{Error, Root, Settings};
 
 /// Whether calls reuse their thread's idle instance.
@@ -41,7 +41,7 @@ struct Idle {
     /// The policy it is an instance of (see [`run`]'s `alive`).
     policy: Weak<()>,
     store: Store<CallState>,
-    plugin: Plugin,
+    exports: Exports,
 }
 
 thread_local! {
@@ -57,7 +57,7 @@ thread_local! {
 
 /// Runs `f` on an instance of the component `pre`, whose identity is
 /// `alive` (the idle instances of each thread hold it weakly, and are
-/// dropped once the policy is gone).
+/// dropped once the policy is gone), with the caller's `step` lent to it.
 ///
 /// A call whose first write found the file created meanwhile (a writer that
 /// got in while the lock file was deleted; nothing was overwritten) is run
@@ -65,11 +65,12 @@ thread_local! {
 /// lock timeout: the policy is stateless, so the re-run reads the winner's
 /// file and decides on it.
 pub(crate) fn run<R>(
-    pre: &PluginPre<CallState>,
+    pre: &PolicyPre,
     alive: &Arc<()>,
     root: &Arc<Root>,
     settings: &Arc<Settings>,
-    f: impl Fn(&Plugin, &mut Store<CallState>) -> wasmtime::Result<Result<R, CacheError>>,
+    step: Option<Step<'_>>,
+    f: impl Fn(&Exports, &mut Store<CallState>) -> Outcome<R>,
 ) -> Result<R, Error> {
     ensure_ticker()?;
     let reuse = REUSE.load(Ordering::Relaxed);
@@ -77,30 +78,30 @@ pub(crate) fn run<R>(
         true => take_idle(alive, settings.memory_limit),
         false => None,
     };
-    let (mut store, plugin) = match idle {
-        Some(idle) => (idle.store, Some(idle.plugin)),
+    let (mut store, exports) = match idle {
+        Some(idle) => (idle.store, Some(idle.exports)),
         None => (new_store(settings.memory_limit), None),
     };
-    // Per call: the caller's root, settings and clock; the time budget and
-    // the host-time account start from zero; the deadline is one tick away.
-    store.data_mut().begin(root, settings);
+    // Per call: the caller's root, settings, clock and step; the time budget
+    // and the host-time account start from zero; the deadline is one tick away.
+    store.data_mut().begin(root, settings, step);
     store.set_epoch_deadline(1);
-    let outcome = match plugin {
-        Some(plugin) => Ok(plugin),
+    let outcome = match exports {
+        Some(exports) => Ok(exports),
         None => {
             #[cfg(test)]
             INSTANTIATIONS.with(|n| n.set(n.get() + 1));
             pre.instantiate(&mut store)
         }
     }
-    .and_then(|plugin| {
+    .and_then(|exports| {
         let started = Instant::now();
         let mut reruns = 0;
         loop {
-            let result = f(&plugin, &mut store)?;
+            let result = f(&exports, &mut store)?;
             let state = store.data_mut();
             if !std::mem::take(&mut state.commit_lost) || reruns == MAX_RERUNS {
-                return Ok((plugin, result));
+                return Ok((exports, result));
             }
             reruns += 1;
             // The lost attempt's warnings were about a write that did not happen.
@@ -111,17 +112,17 @@ pub(crate) fn run<R>(
         }
     });
     let warnings = std::mem::take(&mut store.data_mut().warnings);
-    let (plugin, result) = match outcome {
-        Ok((plugin, Ok(value))) => (Some(plugin), Ok(value)),
-        Ok((plugin, Err(e))) => (Some(plugin), Err(e.into())),
+    let (exports, result) = match outcome {
+        Ok((exports, Ok(value))) => (Some(exports), Ok(value)),
+        Ok((exports, Err(e))) => (Some(exports), Err(e.into())),
         Err(e) => (None, Err(store.data().failure(&e))),
     };
     let clean = store.data_mut().finish();
-    match plugin {
-        Some(plugin) if reuse && clean => put_idle(Idle {
+    match exports {
+        Some(exports) if reuse && clean => put_idle(Idle {
             policy: Arc::downgrade(alive),
             store,
-            plugin,
+            exports,
         }),
         // Dropping the store drops its instance, and any lock the guest
         // still held goes with it.

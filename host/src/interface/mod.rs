@@ -18,9 +18,11 @@
 // Generated code carries the WIT's own doc comments, not Rust's.
 #[allow(missing_docs)]
 pub mod since_v1_0_0;
+#[allow(missing_docs)]
+pub mod since_v1_1_0;
 
 /// The newest interface: what storage errors and the engine's imports speak.
-pub use since_v1_0_0 as latest;
+pub use since_v1_1_0 as latest;
 
 /// `SINCE_V1_0_0` and friends: each `wit/since_v*/` folder's package.
 mod wit_packages {
@@ -30,13 +32,41 @@ mod wit_packages {
 /// The WIT package of the policy interface.
 pub const PACKAGE: &str = "exlab:cache";
 
-/// The interface version of the newest bindings, `exlab:cache@1.0.0`.
+/// The interface version of the newest bindings, `exlab:cache@1.1.0`.
 pub const INTERFACE: &str = latest::INTERFACE;
 
 /// Every interface version this host serves, newest first: one per bindings
 /// module. A component built for any other version is refused before it is
 /// compiled.
-pub const ACCEPTED_INTERFACES: &[&str] = &[since_v1_0_0::INTERFACE];
+pub const ACCEPTED_INTERFACES: &[&str] = &[since_v1_1_0::INTERFACE, since_v1_0_0::INTERFACE];
+
+/// The interface versions a policy may be built for, by what it exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `exlab:cache@1.0.0`: the equipment and marker operations.
+    V1_0,
+    /// `exlab:cache@1.1.0`: those, and record kinds by name.
+    V1_1,
+}
+
+impl Version {
+    /// The version of a served interface name; `None` for any other.
+    pub fn of(interface: &str) -> Option<Version> {
+        match interface {
+            since_v1_0_0::INTERFACE => Some(Version::V1_0),
+            since_v1_1_0::INTERFACE => Some(Version::V1_1),
+            _ => None,
+        }
+    }
+
+    /// Its interface name, `exlab:cache@X.Y.Z`.
+    pub fn interface(self) -> &'static str {
+        match self {
+            Version::V1_0 => since_v1_0_0::INTERFACE,
+            Version::V1_1 => since_v1_1_0::INTERFACE,
+        }
+    }
+}
 
 /// The interface a component was built for (`exlab:cache@1.0.0`), read from
 /// the version of the `exlab:cache/...@X.Y.Z` interfaces it exports at its
@@ -96,7 +126,10 @@ mod tests {
         let mut served = ACCEPTED_INTERFACES.to_vec();
         served.sort();
         assert_eq!(folders, served);
-        assert_eq!(INTERFACE, "exlab:cache@1.0.0");
+        assert_eq!(INTERFACE, "exlab:cache@1.1.0");
+        for interface in ACCEPTED_INTERFACES {
+            assert_eq!(Version::of(interface).unwrap().interface(), *interface);
+        }
     }
 
     #[test]

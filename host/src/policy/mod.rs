@@ -28,12 +28,13 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::component::Component;
 use wasmtime::Store;
 
-use crate::engine::call::{no_root, CallState, NoRoot};
+use crate::engine::bindings::{Exports, Outcome, PolicyPre};
+use crate::engine::call::{no_root, CallState, NoRoot, Step};
 use crate::engine::{linker, pool};
 use crate::interface::latest::{
-    CacheError, Equipment, EquipmentWritten, Marker, MarkerKind, MarkerWritten, Plugin, PluginPre,
+    Equipment, EquipmentWritten, Kind, Marker, MarkerKind, MarkerWritten,
 };
-use crate::interface::INTERFACE;
+use crate::interface::{Version, INTERFACE};
 use crate::{sha256_hex, Error, Root, Settings};
 
 pub use admission::Admission;
@@ -45,7 +46,8 @@ pub struct PolicyInfo {
     pub name: String,
     /// The policy's semver.
     pub version: String,
-    /// The WIT interface it was linked against (`exlab:cache@1.0.0`).
+    /// The WIT interface it was linked against (`exlab:cache@1.1.0`, or
+    /// `exlab:cache@1.0.0` for a policy built before 1.1).
     pub interface: String,
     /// Hex sha256 of the component's bytes.
     pub sha256: String,
@@ -81,7 +83,7 @@ pub struct RolledBack {
 pub struct Policy(Arc<Loaded>);
 
 struct Loaded {
-    pre: PluginPre<CallState>,
+    pre: PolicyPre,
     info: PolicyInfo,
     /// Identity of this policy for the idle instances of each thread; they
     /// hold it weakly, and are dropped once the policy is gone.
@@ -145,28 +147,32 @@ impl Policy {
         )
     }
 
-    /// Checks a compiled component against the world and asks it who it is.
+    /// Checks a compiled component against the world of the interface it
+    /// was built for (the newest when it names none) and asks it who it is.
     fn load(
         component: wasmtime::Result<Component>,
         sha256: String,
         interface: Option<String>,
         signer: Option<trust::Signer>,
     ) -> Result<Policy, Error> {
+        let interface = interface.unwrap_or_else(|| INTERFACE.into());
+        // Admission refused any version this host does not serve.
+        let version = Version::of(&interface).unwrap_or(Version::V1_1);
         let unfit = |e: wasmtime::Error| {
             Error::policy(format!(
-                "the policy component does not fit the {INTERFACE} interface: {e:#}"
+                "the policy component does not fit the {interface} interface: {e:#}"
             ))
         };
         let component = component
             .map_err(|e| Error::policy(format!("the policy is not a valid component: {e:#}")))?;
         let pre = linker().instantiate_pre(&component).map_err(unfit)?;
-        let pre = PluginPre::new(pre).map_err(unfit)?;
+        let pre = PolicyPre::new(version, pre).map_err(unfit)?;
         let mut loaded = Loaded {
             pre,
             info: PolicyInfo {
                 name: String::new(),
                 version: String::new(),
-                interface: interface.unwrap_or_else(|| INTERFACE.into()),
+                interface: interface.clone(),
                 sha256,
                 signer,
             },
@@ -175,7 +181,8 @@ impl Policy {
         let who = loaded.call(
             no_root(NoRoot::Loading),
             &Arc::default(),
-            |plugin, store| plugin.exlab_cache_policy().call_info(store).map(Ok),
+            None,
+            |exports, store| exports.info(store).map(Ok),
         )?;
         loaded.info.name = who.name;
         loaded.info.version = who.version;
@@ -195,14 +202,12 @@ impl Policy {
         expected_major: u32,
         settings: &Arc<Settings>,
     ) -> Result<(), Error> {
-        self.0
-            .call(no_root(NoRoot::SchemaGate), settings, |plugin, store| {
-                plugin.exlab_cache_policy().call_require_schema_major(
-                    store,
-                    version,
-                    expected_major,
-                )
-            })
+        self.0.call(
+            no_root(NoRoot::SchemaGate),
+            settings,
+            None,
+            |exports, store| exports.require_schema_major(store, version, expected_major),
+        )
     }
 
     /// Writes `equipment.json` at `path` under `root`.
@@ -213,10 +218,8 @@ impl Policy {
         path: &str,
         input_json: &str,
     ) -> Result<EquipmentWritten, Error> {
-        self.0.call(root, settings, |plugin, store| {
-            plugin
-                .exlab_cache_policy()
-                .call_write_equipment(store, path, input_json)
+        self.0.call(root, settings, None, |exports, store| {
+            exports.write_equipment(store, path, input_json)
         })
     }
 
@@ -227,8 +230,8 @@ impl Policy {
         settings: &Arc<Settings>,
         path: &str,
     ) -> Result<Equipment, Error> {
-        self.0.call(root, settings, |plugin, store| {
-            plugin.exlab_cache_policy().call_read_equipment(store, path)
+        self.0.call(root, settings, None, |exports, store| {
+            exports.read_equipment(store, path)
         })
     }
 
@@ -241,10 +244,8 @@ impl Policy {
         path: &str,
         input_json: &str,
     ) -> Result<MarkerWritten, Error> {
-        self.0.call(root, settings, |plugin, store| {
-            plugin
-                .exlab_cache_policy()
-                .call_write_marker(store, kind, path, input_json)
+        self.0.call(root, settings, None, |exports, store| {
+            exports.write_marker(store, kind, path, input_json)
         })
     }
 
@@ -256,10 +257,34 @@ impl Policy {
         kind: MarkerKind,
         path: &str,
     ) -> Result<Marker, Error> {
-        self.0.call(root, settings, |plugin, store| {
-            plugin
-                .exlab_cache_policy()
-                .call_read_marker(store, kind, path)
+        self.0.call(root, settings, None, |exports, store| {
+            exports.read_marker(store, kind, path)
+        })
+    }
+
+    /// The record kinds this policy owns (interface 1.1); a 1.0 policy has
+    /// none to list, which is a `policy_error` naming both versions.
+    pub fn kinds(&self, settings: &Arc<Settings>) -> Result<Vec<Kind>, Error> {
+        self.0.require_kinds()?;
+        self.0
+            .call(no_root(NoRoot::Kinds), settings, None, |exports, store| {
+                kinds_of(exports).call_list_kinds(store).map(Ok)
+            })
+    }
+
+    /// Runs `operation` of the record kind `kind` on `path` under `root`
+    /// with `input_json`, and the caller's `step` for an operation of
+    /// access `update`; the result as JSON text (interface 1.1).
+    pub(crate) fn run_kind(
+        &self,
+        root: &Arc<Root>,
+        settings: &Arc<Settings>,
+        call: KindCall<'_>,
+        step: Option<Step<'_>>,
+    ) -> Result<String, Error> {
+        self.0.require_kinds()?;
+        self.0.call(root, settings, step, |exports, store| {
+            kinds_of(exports).call_run(store, call.kind, call.operation, call.path, call.input_json)
         })
     }
 
@@ -271,14 +296,47 @@ impl Policy {
     }
 }
 
+/// The `kinds` export of a policy that passed [`Loaded::require_kinds`].
+fn kinds_of(exports: &Exports) -> &crate::interface::latest::exports::exlab::cache::kinds::Guest {
+    exports
+        .kinds()
+        .expect("a policy of interface 1.1 exports kinds (checked when linked)")
+}
+
+/// One operation of a record kind, by name.
+#[derive(Debug, Clone, Copy)]
+pub struct KindCall<'a> {
+    /// The kind (`creation`, `ingest`, ...).
+    pub kind: &'a str,
+    /// Its operation (`create`, `update`, `read`, ...).
+    pub operation: &'a str,
+    /// The file (empty for an operation that touches none).
+    pub path: &'a str,
+    /// The input, a JSON value (`null` for an operation that takes none).
+    pub input_json: &'a str,
+}
+
 impl Loaded {
     fn call<R>(
         &self,
         root: &Arc<Root>,
         settings: &Arc<Settings>,
-        f: impl Fn(&Plugin, &mut Store<CallState>) -> wasmtime::Result<Result<R, CacheError>>,
+        step: Option<Step<'_>>,
+        f: impl Fn(&Exports, &mut Store<CallState>) -> Outcome<R>,
     ) -> Result<R, Error> {
-        pool::run(&self.pre, &self.alive, root, settings, f)
+        pool::run(&self.pre, &self.alive, root, settings, step, f)
+    }
+
+    /// Refuses a call of the `kinds` export on a policy built for 1.0,
+    /// naming both versions, before any instance is taken.
+    fn require_kinds(&self) -> Result<(), Error> {
+        match self.pre.version() {
+            Version::V1_1 => Ok(()),
+            Version::V1_0 => Err(Error::policy(format!(
+                "record kinds by name need a policy of {INTERFACE}; {} {} was built for {}",
+                self.info.name, self.info.version, self.info.interface
+            ))),
+        }
     }
 }
 

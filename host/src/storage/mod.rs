@@ -16,9 +16,10 @@
 //!
 //! One file per job: [`path`] resolves a path inside the root, [`lock`]
 //! takes and releases `<file>.lock`, [`read`] reads a file, [`replace`]
-//! is the durable replace and the sweep of orphaned temp files, and
-//! [`faults`] the test seam.
+//! is the durable replace and the sweep of orphaned temp files, [`append`]
+//! adds one line to a log without a lock, and [`faults`] the test seam.
 
+mod append;
 mod faults;
 mod lock;
 mod path;

@@ -72,7 +72,7 @@ fn too_large(path: &str, max_size: u64) -> CacheError {
     ))
 }
 
-fn not_regular(path: &str, kind: FileType) -> CacheError {
+pub(super) fn not_regular(path: &str, kind: FileType) -> CacheError {
     let what = if kind.is_dir() {
         "a folder"
     } else if kind.is_fifo() {

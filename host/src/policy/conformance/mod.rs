@@ -2,14 +2,23 @@
 //! golden scenarios of docs/spec.md against a scratch root (a fresh temp folder,
 //! never the real one), with a clock the gate moves. A policy that breaks an
 //! invariant is refused with a report naming each failed scenario.
+//!
+//! Each policy is checked against the interface version it implements:
+//! every policy runs the 1.0 scenarios ([`v1_0`]), a 1.1 policy the record
+//! kinds' too ([`kinds`]).
+
+mod kinds;
+mod v1_0;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::interface::latest::{Equipment, EquipmentWritten, MarkerKind, MarkerWritten};
+use crate::interface::Version;
+use crate::policy::KindCall;
 use crate::{CollectedWarnings, Error, ManualClock, Policy, PolicyInfo, Root, Settings};
 
 /// 2026-04-17T14:00:00Z, and one hour later: the gate's clock readings.
@@ -21,7 +30,7 @@ const T1_TEXT: &str = "2026-04-17T15:00:00Z";
 const EQUIPMENT: &str = "GATE_01/.exlab-wizard/equipment.json";
 const MARKER: &str = "GATE_01/P1/TestRuns/.exlab-wizard/test_runs.json";
 
-/// The golden scenarios, in the order they run.
+/// The golden scenarios of every policy (interface 1.0), in the order they run.
 pub const SCENARIOS: &[&str] = &[
     "policy-info",
     "first-write-stamps-both-timestamps",
@@ -32,10 +41,29 @@ pub const SCENARIOS: &[&str] = &[
     "dotdot-path-denied",
 ];
 
+/// The scenarios a policy of interface 1.1 runs after [`SCENARIOS`].
+pub const KIND_SCENARIOS: &[&str] = &[
+    "kinds-listed",
+    "creation-created-once",
+    "creation-update-keeps-unknown-fields",
+    "update-step-giving-up-writes-nothing",
+    "creation-other-major-left-untouched",
+    "ingest-forward-only",
+    "log-line-bounded",
+];
+
+/// The scenarios a policy built for `interface` runs, in order.
+pub fn scenarios_for(interface: &str) -> Vec<&'static str> {
+    match Version::of(interface) {
+        Some(Version::V1_0) => SCENARIOS.to_vec(),
+        _ => SCENARIOS.iter().chain(KIND_SCENARIOS).copied().collect(),
+    }
+}
+
 /// One scenario's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScenarioOutcome {
-    /// The scenario, one of [`SCENARIOS`].
+    /// The scenario, one of [`SCENARIOS`] or [`KIND_SCENARIOS`].
     pub name: &'static str,
     /// Whether the policy kept the invariant.
     pub passed: bool,
@@ -117,7 +145,7 @@ pub fn check(policy: &Policy, settings: &Settings) -> Result<ConformanceReport, 
     });
     let mut scenarios = Vec::new();
     let mut broke_down: Option<&str> = None;
-    for &name in SCENARIOS {
+    for name in scenarios_for(&policy.info().interface) {
         if let Some(earlier) = broke_down {
             // A policy that trapped or ran out of time or memory is refused
             // anyway; running it again would only make the gate slow.
@@ -154,6 +182,13 @@ pub fn check(policy: &Policy, settings: &Settings) -> Result<ConformanceReport, 
             "marker-written-once" => env.marker_once(),
             "other-major-left-untouched" => env.other_major(),
             "dotdot-path-denied" => env.dotdot(),
+            "kinds-listed" => env.kinds_listed(),
+            "creation-created-once" => env.creation_created_once(),
+            "creation-update-keeps-unknown-fields" => env.creation_update_keeps_unknown_fields(),
+            "update-step-giving-up-writes-nothing" => env.update_step_giving_up(),
+            "creation-other-major-left-untouched" => env.creation_other_major(),
+            "ingest-forward-only" => env.ingest_forward_only(),
+            "log-line-bounded" => env.log_line_bounded(),
             _ => unreachable!("every scenario has a body"),
         };
         if env.policy_failed.get() {
@@ -224,6 +259,19 @@ impl Served<'_> {
     ) -> Result<MarkerWritten, Error> {
         (self.policy).write_marker(&self.root, self.settings, kind, path, input)
     }
+
+    fn kinds(&self) -> Result<Vec<crate::Kind>, Error> {
+        self.policy.kinds(self.settings)
+    }
+
+    /// An operation of a kind, with the caller's `step` for an update.
+    fn run(
+        &self,
+        call: KindCall<'_>,
+        step: Option<crate::engine::call::Step<'_>>,
+    ) -> Result<String, Error> {
+        self.policy.run_kind(&self.root, self.settings, call, step)
+    }
 }
 
 struct Scenario<'a> {
@@ -233,16 +281,6 @@ struct Scenario<'a> {
     info: &'a PolicyInfo,
     /// Set when a call failed with `policy_error` (a trap, time, memory).
     policy_failed: std::cell::Cell<bool>,
-}
-
-fn input(label: &str) -> String {
-    json!({
-        "id": "GATE_01",
-        "label": label,
-        "configured_local_root": "/data/lab",
-        "configured_nas_root": "//nas01/lab",
-    })
-    .to_string()
 }
 
 fn expect(what: &str, found: impl std::fmt::Debug, wanted: impl std::fmt::Debug) -> Outcome {
@@ -279,198 +317,6 @@ impl Scenario<'_> {
             .ok_or_else(|| format!("{relative} is not on disk"))?;
         serde_json::from_slice(&bytes)
             .map_err(|e| format!("{relative} on disk is not a JSON object: {e}"))
-    }
-
-    fn policy_info(&self) -> Outcome {
-        if self.info.name.trim().is_empty() {
-            return Err("the policy reports no name".into());
-        }
-        semver::Version::parse(&self.info.version)
-            .map(drop)
-            .map_err(|e| format!("version {:?} is not semver: {e}", self.info.version))
-    }
-
-    fn first_write(&self) -> Outcome {
-        let w = self.call(
-            "first write",
-            self.cache.write_equipment(EQUIPMENT, &input("Gate")),
-        )?;
-        expect("first_seen_at", &w.equipment.first_seen_at, T0_TEXT)?;
-        expect("last_modified_at", &w.equipment.last_modified_at, T0_TEXT)?;
-        expect("schema_version", &w.equipment.schema_version, "1.0")?;
-        expect("label", &w.equipment.label, "Gate")?;
-        let disk = self.file(EQUIPMENT).unwrap_or_default();
-        expect(
-            "the file on disk",
-            String::from_utf8_lossy(&disk),
-            &w.document,
-        )?;
-        let read = self.call("read back", self.cache.read_equipment(EQUIPMENT))?;
-        expect("the record read back", &read, &w.equipment)
-    }
-
-    fn rewrite(&self) -> Outcome {
-        self.call(
-            "first write",
-            self.cache.write_equipment(EQUIPMENT, &input("Gate")),
-        )?;
-        self.clock.set(T1);
-        let w = self.call(
-            "rewrite",
-            self.cache
-                .write_equipment(EQUIPMENT, &input("Gate renamed")),
-        )?;
-        expect(
-            "first_seen_at after a rewrite",
-            &w.equipment.first_seen_at,
-            T0_TEXT,
-        )?;
-        expect(
-            "last_modified_at after a rewrite",
-            &w.equipment.last_modified_at,
-            T1_TEXT,
-        )?;
-        expect("label after a rewrite", &w.equipment.label, "Gate renamed")?;
-        let disk = self.on_disk(EQUIPMENT)?;
-        expect(
-            "first_seen_at on disk",
-            &disk["first_seen_at"],
-            json!(T0_TEXT),
-        )?;
-        expect(
-            "last_modified_at on disk",
-            &disk["last_modified_at"],
-            json!(T1_TEXT),
-        )
-    }
-
-    fn unknown_fields(&self) -> Outcome {
-        let extra = json!({"nested": [1, "two", null]});
-        let existing = json!({
-            "schema_version": "1.4",
-            "id": "GATE_01",
-            "label": "Gate",
-            "configured_local_root": "/data/lab",
-            "configured_nas_root": "//nas01/lab",
-            "first_seen_at": "2020-01-01T00:00:00Z",
-            "last_modified_at": "2020-01-01T00:00:00Z",
-            "added_in_1_4": extra,
-        });
-        self.put(EQUIPMENT, existing.to_string().as_bytes())?;
-        let w = self.call(
-            "rewrite",
-            self.cache.write_equipment(EQUIPMENT, &input("Gate")),
-        )?;
-        let disk = self.on_disk(EQUIPMENT)?;
-        expect(
-            "the unknown field on disk",
-            disk.get("added_in_1_4"),
-            Some(&extra),
-        )?;
-        expect(
-            "schema_version on disk",
-            &disk["schema_version"],
-            json!("1.4"),
-        )?;
-        expect(
-            "first_seen_at",
-            &w.equipment.first_seen_at,
-            "2020-01-01T00:00:00Z",
-        )?;
-        let document: Value = serde_json::from_str(&w.document)
-            .map_err(|e| format!("the returned document is not JSON: {e}"))?;
-        expect(
-            "the unknown field in the returned document",
-            document.get("added_in_1_4"),
-            Some(&extra),
-        )
-    }
-
-    fn marker_once(&self) -> Outcome {
-        let first = json!({"project": "P1", "equipment": "GATE_01"}).to_string();
-        let w = self.call(
-            "first marker write",
-            self.cache
-                .write_marker(MarkerKind::TestRuns, MARKER, &first),
-        )?;
-        expect("written (first write)", w.written, true)?;
-        let before = self.file(MARKER).ok_or("the marker is not on disk")?;
-        expect(
-            "the returned marker",
-            w.document.as_deref(),
-            Some(&*String::from_utf8_lossy(&before)),
-        )?;
-        self.clock.set(T1);
-        let again =
-            json!({"project": "P1", "equipment": "GATE_01", "created_at": "2026-01-01T00:00:00Z"})
-                .to_string();
-        let w = self.call(
-            "second marker write",
-            self.cache
-                .write_marker(MarkerKind::TestRuns, MARKER, &again),
-        )?;
-        expect("written (second write)", w.written, false)?;
-        let after = self.file(MARKER).unwrap_or_default();
-        if after != before {
-            return Err("the second write changed the marker on disk".into());
-        }
-        Ok(())
-    }
-
-    fn other_major(&self) -> Outcome {
-        let newer = br#"{ "schema_version": "2.0", "id": "GATE_01", "from": "a newer app" }"#;
-        self.put(EQUIPMENT, newer)?;
-        match self.cache.write_equipment(EQUIPMENT, &input("Gate")) {
-            Err(Error::SchemaMajorMismatch {
-                expected_major: 1,
-                found_json,
-                ..
-            }) if found_json == "\"2.0\"" => {}
-            Err(e) => {
-                let e = self.saw(e);
-                return Err(format!(
-                    "writing over a \"2.0\" file gave {} ({}), expected schema_major_mismatch found \"2.0\"",
-                    e.code(),
-                    e.message()
-                ));
-            }
-            Ok(_) => return Err("a \"2.0\" file was overwritten".into()),
-        }
-        if self.file(EQUIPMENT).as_deref() != Some(&newer[..]) {
-            return Err("the \"2.0\" file was changed".into());
-        }
-        Ok(())
-    }
-
-    fn dotdot(&self) -> Outcome {
-        let escape = "../escape/.exlab-wizard/equipment.json";
-        match self.cache.write_equipment(escape, &input("Gate")) {
-            Err(Error::AccessDenied { .. }) => {}
-            Err(e) => {
-                let e = self.saw(e);
-                return Err(format!(
-                    "a write to {escape} gave {}, expected access_denied",
-                    e.code()
-                ));
-            }
-            Ok(_) => return Err(format!("a write to {escape} succeeded")),
-        }
-        match self.cache.read_equipment(escape) {
-            Err(Error::AccessDenied { .. }) => {}
-            Err(e) => {
-                let e = self.saw(e);
-                return Err(format!(
-                    "a read of {escape} gave {}, expected access_denied",
-                    e.code()
-                ));
-            }
-            Ok(_) => return Err(format!("a read of {escape} succeeded")),
-        }
-        let outside = self.dir.parent().map(|p| p.join("escape"));
-        if outside.is_some_and(|p| p.exists()) {
-            return Err("something was created outside the root".into());
-        }
-        Ok(())
     }
 
     fn put(&self, relative: &str, bytes: &[u8]) -> Outcome {
