@@ -55,15 +55,18 @@ pub use error::Error;
 #[cfg(feature = "tokio")]
 pub use front::async_cache::AsyncCache;
 pub use front::cache::Cache;
+pub use front::kinds::{kinds_to_json, Appended, Created, UpdateError};
 pub use front::sync;
-pub use interface::latest::{Equipment, EquipmentWritten, Marker, MarkerKind, MarkerWritten};
+pub use interface::latest::{
+    Access, Equipment, EquipmentWritten, Kind, Marker, MarkerKind, MarkerWritten, Operation,
+};
 pub use interface::INTERFACE;
 pub use policy::conformance::{self, ConformanceReport};
 pub use policy::provenance::{sha256_hex, AllowList};
 pub use policy::status::{self, PolicyStatus};
 pub use policy::{trust, watch};
-pub use policy::{Admission, Policy, PolicyInfo, RolledBack, Swapped, BUILTIN_POLICY};
-pub use settings::{CollectedWarnings, Settings, WarningSink};
+pub use policy::{Admission, KindCall, Policy, PolicyInfo, RolledBack, Swapped, BUILTIN_POLICY};
+pub use settings::{machine_hostname, CollectedWarnings, Settings, WarningSink};
 pub use storage::Root;
 #[doc(hidden)]
 pub use storage::{Faults, WriteStep};

@@ -1,8 +1,12 @@
 //! Async wrappers: the blocking work (locks, fsync, the guest) runs on
 //! tokio's blocking pool, never on the runtime's worker threads.
 
-use crate::interface::latest::{Equipment, EquipmentWritten, Marker, MarkerKind, MarkerWritten};
-use crate::{Cache, Error};
+use serde_json::Value;
+
+use crate::interface::latest::{
+    Equipment, EquipmentWritten, Kind, Marker, MarkerKind, MarkerWritten,
+};
+use crate::{Appended, Cache, Created, Error, UpdateError};
 
 /// A [`Cache`] whose calls are futures. Cheap to clone.
 #[derive(Clone)]
@@ -96,5 +100,121 @@ impl AsyncCache {
     ) -> Result<Marker, Error> {
         let path = path.into();
         self.run(move |c| c.read_marker(kind, &path)).await
+    }
+
+    /// See [`Cache::kinds`].
+    pub async fn kinds(&self) -> Result<Vec<Kind>, Error> {
+        self.run(|c| c.kinds()).await
+    }
+
+    /// See [`Cache::run`].
+    pub async fn run_kind(
+        &self,
+        kind: impl Into<String>,
+        operation: impl Into<String>,
+        path: impl Into<String>,
+        input_json: impl Into<String>,
+    ) -> Result<String, Error> {
+        let (kind, op) = (kind.into(), operation.into());
+        let (path, input) = (path.into(), input_json.into());
+        self.run(move |c| c.run(&kind, &op, &path, &input)).await
+    }
+
+    /// See [`Cache::update`]: `step` runs on the blocking pool, under the lock.
+    pub async fn update<E: Send + 'static>(
+        &self,
+        kind: impl Into<String>,
+        path: impl Into<String>,
+        step: impl FnMut(&mut Value) -> Result<(), E> + Send + 'static,
+    ) -> Result<Value, UpdateError<E>> {
+        let (kind, path) = (kind.into(), path.into());
+        let cache = self.0.clone();
+        match tokio::task::spawn_blocking(move || cache.update(&kind, &path, step)).await {
+            Ok(result) => result,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => Err(UpdateError::Cache(Error::io(format!(
+                    "the blocking call was cancelled: {e}"
+                )))),
+            },
+        }
+    }
+
+    /// See [`Cache::create_creation`].
+    pub async fn create_creation(
+        &self,
+        path: impl Into<String>,
+        record_json: impl Into<String>,
+    ) -> Result<Created, Error> {
+        let (path, input) = (path.into(), record_json.into());
+        self.run(move |c| c.create_creation(&path, &input)).await
+    }
+
+    /// See [`Cache::update_creation`].
+    pub async fn update_creation<E: Send + 'static>(
+        &self,
+        path: impl Into<String>,
+        step: impl FnMut(&mut Value) -> Result<(), E> + Send + 'static,
+    ) -> Result<Value, UpdateError<E>> {
+        self.update("creation", path, step).await
+    }
+
+    /// See [`Cache::read_creation`].
+    pub async fn read_creation(&self, path: impl Into<String>) -> Result<Value, Error> {
+        let path = path.into();
+        self.run(move |c| c.read_creation(&path)).await
+    }
+
+    /// See [`Cache::create_ingest`].
+    pub async fn create_ingest(
+        &self,
+        path: impl Into<String>,
+        record_json: impl Into<String>,
+    ) -> Result<Created, Error> {
+        let (path, input) = (path.into(), record_json.into());
+        self.run(move |c| c.create_ingest(&path, &input)).await
+    }
+
+    /// See [`Cache::transition_ingest`].
+    pub async fn transition_ingest(
+        &self,
+        path: impl Into<String>,
+        transition_json: impl Into<String>,
+    ) -> Result<Value, Error> {
+        let (path, input) = (path.into(), transition_json.into());
+        self.run(move |c| c.transition_ingest(&path, &input)).await
+    }
+
+    /// See [`Cache::read_ingest`].
+    pub async fn read_ingest(&self, path: impl Into<String>) -> Result<Value, Error> {
+        let path = path.into();
+        self.run(move |c| c.read_ingest(&path)).await
+    }
+
+    /// See [`Cache::write_readme_fields`].
+    pub async fn write_readme_fields(
+        &self,
+        path: impl Into<String>,
+        record_json: impl Into<String>,
+    ) -> Result<Value, Error> {
+        let (path, input) = (path.into(), record_json.into());
+        self.run(move |c| c.write_readme_fields(&path, &input))
+            .await
+    }
+
+    /// See [`Cache::read_readme_fields`].
+    pub async fn read_readme_fields(&self, path: impl Into<String>) -> Result<Value, Error> {
+        let path = path.into();
+        self.run(move |c| c.read_readme_fields(&path)).await
+    }
+
+    /// See [`Cache::append_log_line`].
+    pub async fn append_log_line(
+        &self,
+        path: impl Into<String>,
+        input_json: impl Into<String>,
+    ) -> Result<Appended, Error> {
+        let (path, input) = (path.into(), input_json.into());
+        self.run(move |c| c.append_log_line(&path, &input)).await
     }
 }

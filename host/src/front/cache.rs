@@ -24,9 +24,9 @@ use crate::{
 /// every clone.
 #[derive(Clone)]
 pub struct Cache {
-    root: Arc<Root>,
+    pub(super) root: Arc<Root>,
     policy: Arc<PolicySlot>,
-    settings: Arc<Settings>,
+    pub(super) settings: Arc<Settings>,
 }
 
 /// The policy serving now. Each call clones the `Policy` (an `Arc`) out of

@@ -19,7 +19,8 @@ use exlab_cache::{
 #[command(
     name = "exlab-cache",
     version,
-    about = "Sandboxed policy for lab data caches: equipment.json, test_runs.json, runs.json"
+    about = "Sandboxed policy for lab data caches: the .exlab-wizard/ files (equipment.json, \
+             test_runs.json, runs.json, creation.json, ingest.json, readme_fields.json, logs)"
 )]
 struct Cli {
     /// Root folder that every PATH is inside (default: the current folder).
@@ -66,6 +67,39 @@ enum Command {
         #[command(subcommand)]
         op: FileOp,
     },
+    /// The provenance record, creation.json.
+    Creation {
+        #[command(subcommand)]
+        op: CreationOp,
+    },
+    /// The orchestrator's staging record, ingest.json.
+    Ingest {
+        #[command(subcommand)]
+        op: IngestOp,
+    },
+    /// The README's inputs, readme_fields.json.
+    ReadmeFields {
+        #[command(subcommand)]
+        op: ReadmeFieldsOp,
+    },
+    /// The per-machine log, wizard.<hostname>.log.
+    Log {
+        #[command(subcommand)]
+        op: LogOp,
+    },
+    /// The record kinds the policy owns, with their operations (JSON).
+    Kinds,
+    /// Any operation of any kind the policy owns, by name: the input (if
+    /// the operation takes one) on stdin; for an `update`, a JSON merge
+    /// patch (RFC 7396) on stdin.
+    Kind {
+        /// The kind (see `kinds`).
+        name: String,
+        /// Its operation.
+        operation: String,
+        /// The file, for an operation that touches one.
+        path: Option<String>,
+    },
     /// The schema-major gate.
     Schema {
         #[command(subcommand)]
@@ -89,6 +123,47 @@ enum FileOp {
     Write { path: String },
     /// Print the file's known fields.
     Read { path: String },
+}
+
+#[derive(Subcommand)]
+enum CreationOp {
+    /// Create from the record on stdin, once: {"written":bool,"creation":...}.
+    Create { path: String },
+    /// Apply the JSON merge patch (RFC 7396) on stdin under the file's lock;
+    /// print the file as written.
+    Update { path: String },
+    /// Print the record (every known field, migrated from an older minor).
+    Read { path: String },
+    /// The active entries of {"validation_overrides":[...],"now":...?} on stdin.
+    ActiveOverrides,
+}
+
+#[derive(Subcommand)]
+enum IngestOp {
+    /// Create from the record on stdin, once: {"written":bool,"ingest":...}.
+    Create { path: String },
+    /// Append the state transition on stdin ({"state":...,"host":...?,...});
+    /// print the file as written.
+    Transition { path: String },
+    /// Print the record.
+    Read { path: String },
+}
+
+#[derive(Subcommand)]
+enum ReadmeFieldsOp {
+    /// Write from the record on stdin; print the file as written.
+    Write { path: String },
+    /// Print the record.
+    Read { path: String },
+}
+
+#[derive(Subcommand)]
+enum LogOp {
+    /// Format the line of the fields on stdin ({"level","message",...}).
+    Format,
+    /// Append a line ({"line":...}, or the fields of `format`, on stdin) to
+    /// PATH, a log file or the folder of wizard.<hostname>.log.
+    Append { path: String },
 }
 
 #[derive(Subcommand)]
@@ -210,6 +285,43 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::TestRuns { op } => marker(cache(), MarkerKind::TestRuns, op)?,
         Command::Runs { op } => marker(cache(), MarkerKind::Runs, op)?,
+        Command::Kinds => print(&kinds::to_json(&cache().kinds()?).to_string()),
+        Command::Kind {
+            name,
+            operation,
+            path,
+        } => kinds::run(&cache(), &name, &operation, path.as_deref())?,
+        Command::Creation { op } => {
+            let (op, path) = match op {
+                CreationOp::Create { path } => ("create", Some(path)),
+                CreationOp::Update { path } => ("update", Some(path)),
+                CreationOp::Read { path } => ("read", Some(path)),
+                CreationOp::ActiveOverrides => ("active-overrides", None),
+            };
+            kinds::run(&cache(), "creation", op, path.as_deref())?
+        }
+        Command::Ingest { op } => {
+            let (op, path) = match op {
+                IngestOp::Create { path } => ("create", path),
+                IngestOp::Transition { path } => ("transition", path),
+                IngestOp::Read { path } => ("read", path),
+            };
+            kinds::run(&cache(), "ingest", op, Some(&path))?
+        }
+        Command::ReadmeFields { op } => {
+            let (op, path) = match op {
+                ReadmeFieldsOp::Write { path } => ("write", path),
+                ReadmeFieldsOp::Read { path } => ("read", path),
+            };
+            kinds::run(&cache(), "readme-fields", op, Some(&path))?
+        }
+        Command::Log { op } => {
+            let (op, path) = match op {
+                LogOp::Format => ("format", None),
+                LogOp::Append { path } => ("append", Some(path)),
+            };
+            kinds::run(&cache(), "log", op, path.as_deref())?
+        }
         Command::Schema {
             op: SchemaOp::Check { version, major },
         } => {
@@ -345,6 +457,111 @@ fn sync_config(
         Some(e) => fail(&e),
         None => ExitCode::SUCCESS,
     })
+}
+
+/// Record kinds by name: the typed commands and `kind NAME OP` alike.
+mod kinds {
+    use super::{print, stdin_json};
+    use exlab_cache::{Access, Cache, Error, Kind, UpdateError};
+    use serde_json::{json, Value};
+    use std::convert::Infallible;
+
+    /// Runs `operation` of `kind`, its input from stdin when it takes one
+    /// (a merge patch for an update); prints the policy's result.
+    pub(super) fn run(
+        cache: &Cache,
+        kind: &str,
+        operation: &str,
+        path: Option<&str>,
+    ) -> Result<(), Error> {
+        let kinds = cache.kinds()?;
+        let op = kinds
+            .iter()
+            .find(|k| k.name == kind)
+            .and_then(|k| k.operations.iter().find(|o| o.name == operation));
+        let Some(op) = op else {
+            // Unknown names: the policy's own error, which lists what it has.
+            return cache
+                .run(kind, operation, path.unwrap_or_default(), "null")
+                .map(drop);
+        };
+        let path = match (op.access, path) {
+            (Access::None, _) => "",
+            (_, Some(path)) => path,
+            (_, None) => usage(&format!("{kind} {operation} needs a PATH")),
+        };
+        if op.access == Access::Update {
+            let patch: Value =
+                serde_json::from_str(&stdin_json()?).map_err(|e| Error::Validation {
+                    field: None,
+                    message: format!("input is not JSON: {e}"),
+                })?;
+            let written = cache
+                .update(kind, path, |record| {
+                    merge_patch(record, &patch);
+                    Ok::<_, Infallible>(())
+                })
+                .map_err(|e| match e {
+                    UpdateError::Cache(e) => e,
+                    UpdateError::Step(never) => match never {},
+                })?;
+            print(&written.to_string());
+            return Ok(());
+        }
+        let input = if op.takes_input {
+            stdin_json()?
+        } else {
+            "null".to_owned()
+        };
+        print(&cache.run(kind, operation, path, &input)?);
+        Ok(())
+    }
+
+    /// A usage error found once the policy said what the kind takes.
+    fn usage(message: &str) -> ! {
+        eprintln!("error: {message}");
+        std::process::exit(2)
+    }
+
+    /// RFC 7396: members of an object patch are merged in, `null` removes
+    /// one; any other patch replaces the target.
+    fn merge_patch(target: &mut Value, patch: &Value) {
+        let Value::Object(patch) = patch else {
+            *target = patch.clone();
+            return;
+        };
+        if !target.is_object() {
+            *target = json!({});
+        }
+        let members = target.as_object_mut().expect("an object");
+        for (name, value) in patch {
+            if value.is_null() {
+                members.remove(name);
+            } else {
+                merge_patch(members.entry(name.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+
+    /// The kinds as JSON: names, files, schema versions, operations.
+    pub(super) fn to_json(kinds: &[Kind]) -> Value {
+        exlab_cache::kinds_to_json(kinds)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn merge_patch_follows_rfc_7396() {
+            let mut record = json!({"a":"b","c":{"d":"e","f":"g"}});
+            merge_patch(&mut record, &json!({"a":"z","c":{"f":null}}));
+            assert_eq!(record, json!({"a":"z","c":{"d":"e"}}));
+            let mut record = json!({"a":[1,2]});
+            merge_patch(&mut record, &json!({"a":[3],"n":{"x":null,"y":1}}));
+            assert_eq!(record, json!({"a":[3],"n":{"y":1}}));
+        }
+    }
 }
 
 /// The caller's input: stdin as text (JSON checking is the policy's job).

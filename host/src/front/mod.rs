@@ -8,4 +8,5 @@
 #[cfg(feature = "tokio")]
 pub(crate) mod async_cache;
 pub(crate) mod cache;
+pub(crate) mod kinds;
 pub mod sync;
