@@ -15,9 +15,9 @@ def test_policy_1_1_swaps_in_and_its_rule_applies_to_the_next_call(make_cache, r
     cache = make_cache(root)
     long_label = equipment(label="L" * 101)
     assert cache.write_equipment(EQUIPMENT, long_label)["label"] == "L" * 101
-    info = cache.set_policy(fixture("policy-1-1"))
-    assert info["version"] == "1.1.0"
-    assert cache.policy_info()["version"] == "1.1.0"
+    info = cache.set_policy(fixture("policy-1-2"))
+    assert info["version"] == "1.2.0"
+    assert cache.policy_info()["version"] == "1.2.0"
     with pytest.raises(ValidationError) as caught:
         cache.write_equipment(EQUIPMENT, long_label)
     assert caught.value.field == "label"

@@ -45,7 +45,7 @@ def test_a_runaway_policy_is_stopped_and_the_lock_released(make_cache, root, nam
 def test_a_policy_of_another_interface_is_refused(root):
     with pytest.raises(PolicyError) as caught:
         exlab_cache.Cache(root, policy=fixture("wrong-interface"))
-    assert "exlab:cache@1.0.0" in caught.value.message
+    assert exlab_cache.INTERFACE in caught.value.message
     assert list(root.iterdir()) == []
 
 

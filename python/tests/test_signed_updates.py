@@ -27,9 +27,9 @@ def keypair(folder: Path, name: str) -> Tuple[Any, Path]:
 
 
 def signed_copy(folder: Path, name: str, secret: Any, comment: str) -> Path:
-    """The policy-1-1 fixture copied to `name`, with `name`.minisig beside."""
+    """The policy-1-2 fixture copied to `name`, with `name`.minisig beside."""
     policy = folder / name
-    policy.write_bytes(Path(fixture("policy-1-1")).read_bytes())
+    policy.write_bytes(Path(fixture("policy-1-2")).read_bytes())
     signature = secret.sign(policy.read_bytes(), prehash=True, trusted_comment=comment)
     Path(str(policy) + ".minisig").write_bytes(bytes(signature) + b"\n")
     return policy
@@ -41,9 +41,9 @@ def test_a_policy_signed_by_a_trusted_key_swaps_in_and_the_status_names_its_sign
     secret, public = keypair(tmp_path, "lab")
     cache = make_cache(root, trusted_keys=public)
     policy = signed_copy(tmp_path, "policy.wasm", secret, "lab policy 1.1")
-    assert cache.set_policy(policy)["version"] == "1.1.0"
+    assert cache.set_policy(policy)["version"] == "1.2.0"
     status = cache.status()
-    assert status["serving"]["version"] == "1.1.0"
+    assert status["serving"]["version"] == "1.2.0"
     assert status["serving"]["signer"]["trusted_comment"] == "lab policy 1.1"
     assert status["attempts"][-1]["outcome"] == "admitted"
     assert cache.write_equipment(EQUIPMENT, equipment())["id"] == "CONFOCAL_01"
@@ -76,6 +76,6 @@ def test_signed_bytes_are_admitted_with_their_signature_and_rollback_goes_back(
     first = cache.policy_info()
     policy = signed_copy(tmp_path, "policy.wasm", secret, "by bytes")
     signature = Path(str(policy) + ".minisig").read_text()
-    assert cache.set_policy(policy.read_bytes(), signature=signature)["version"] == "1.1.0"
+    assert cache.set_policy(policy.read_bytes(), signature=signature)["version"] == "1.2.0"
     assert cache.rollback()["sha256"] == first["sha256"]
     assert cache.policy_info()["sha256"] == first["sha256"]

@@ -416,7 +416,7 @@ def test_a_missing_root_fails_calls_with_io_error_and_creates_nothing(make_cache
 
 def test_policy_info(cache):
     info = cache.policy_info()
-    assert info["interface"] == exlab_cache.INTERFACE == "exlab:cache@1.0.0"
+    assert info["interface"] == exlab_cache.INTERFACE == "exlab:cache@1.1.0"
     assert list(info)[:4] == ["name", "version", "interface", "sha256"]
     assert len(info["sha256"]) == 64
 

@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub mod python;
 pub mod signing;
 
 pub use exlab_cache::testing::{Harness, T0};

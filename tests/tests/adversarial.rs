@@ -290,9 +290,10 @@ fn a_component_importing_an_ungranted_interface_is_refused_at_load() {
         .expect("refused");
     assert_eq!(e.code(), "policy_error");
     assert!(
-        e.message()
-            .starts_with("the policy component does not fit the exlab:cache@1.0.0 interface")
-            && e.message().contains("fixture:ungranted/keys"),
+        e.message().starts_with(&format!(
+            "the policy component does not fit the {} interface",
+            exlab_cache::INTERFACE
+        )) && e.message().contains("fixture:ungranted/keys"),
         "{}",
         e.message()
     );

@@ -394,7 +394,7 @@ fn policy_info_names_the_policy_its_semver_and_interface() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     let info = run.json();
     assert_eq!(info["name"], json!("exlab-cache-policy"));
-    assert_eq!(info["interface"], json!("exlab:cache@1.0.0"));
+    assert_eq!(info["interface"], json!(exlab_cache::INTERFACE));
     let version = info["version"].as_str().unwrap();
     assert_eq!(
         version

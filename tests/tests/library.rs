@@ -145,9 +145,9 @@ fn a_cache_over_an_unavailable_root_checks_input_first_and_creates_nothing() {
 async fn async_swap_rollback_and_status_run_off_the_runtime() {
     let h = Harness::new();
     let cache = AsyncCache::new(h.cache.clone());
-    let v1_1 = exlab_cache_test_guests::bytes("policy-1-1");
+    let v1_1 = exlab_cache_test_guests::bytes("policy-1-2");
     let swapped = cache.swap_policy(v1_1).await.unwrap();
-    assert_eq!(swapped.current.version, "1.1.0");
+    assert_eq!(swapped.current.version, "1.2.0");
     let rolled = cache.rollback().await.unwrap();
     assert_eq!(rolled.current.sha256, swapped.previous.sha256);
     let status = cache.status().await.unwrap();

@@ -47,12 +47,15 @@ fn policy_1_1_swaps_in_and_its_rule_applies_to_the_next_call() {
         .unwrap();
     assert!(w.written);
 
-    let swapped = h.cache.swap_policy_file(fixture("policy-1-1")).unwrap();
-    assert_eq!(swapped.previous.version, "1.0.0");
-    assert_eq!(swapped.current.version, "1.1.0");
+    let swapped = h.cache.swap_policy_file(fixture("policy-1-2")).unwrap();
+    assert_eq!(swapped.previous.version, "1.1.0");
+    assert_eq!(swapped.current.version, "1.2.0");
     assert_eq!(swapped.current.name, "exlab-cache-policy");
     assert!(swapped.report.passed);
-    assert_eq!(swapped.report.scenarios.len(), conformance::SCENARIOS.len());
+    assert_eq!(
+        swapped.report.scenarios.len(),
+        conformance::scenarios_for(INTERFACE).len()
+    );
     assert_eq!(h.cache.policy_info(), swapped.current);
     let before = h.get(EQUIPMENT);
 
@@ -106,13 +109,13 @@ fn a_swap_reaches_every_clone_of_the_cache() {
     let h = Harness::new();
     let clone = h.cache.clone();
     h.cache
-        .swap_policy(&std::fs::read(fixture("policy-1-1")).unwrap())
+        .swap_policy(&std::fs::read(fixture("policy-1-2")).unwrap())
         .unwrap();
-    assert_eq!(clone.policy_info().version, "1.1.0");
+    assert_eq!(clone.policy_info().version, "1.2.0");
     // And back: the built-in policy, as a compiled Policy.
     let swapped = clone.set_policy(Policy::builtin().unwrap()).unwrap();
-    assert_eq!(swapped.previous.version, "1.1.0");
-    assert_eq!(h.cache.policy_info().version, "1.0.0");
+    assert_eq!(swapped.previous.version, "1.2.0");
+    assert_eq!(h.cache.policy_info().version, "1.1.0");
 }
 
 #[test]
@@ -125,7 +128,7 @@ fn the_broken_policy_is_refused_by_the_gate_and_1_0_keeps_serving() {
     assert_policy_error(
         &e,
         &[
-            "exlab-cache-broken-first-seen 1.0.1",
+            "exlab-cache-broken-first-seen 1.1.1",
             "conformance gate",
             "rewrite-keeps-first-seen-at",
         ],
@@ -163,7 +166,7 @@ fn the_gate_report_names_each_failed_scenario() {
     let ok = conformance::check(&Policy::builtin().unwrap(), &Default::default()).unwrap();
     assert!(ok.passed, "{ok:?}");
     let names: Vec<_> = ok.scenarios.iter().map(|s| s.name).collect();
-    assert_eq!(names, conformance::SCENARIOS);
+    assert_eq!(names, conformance::scenarios_for(&ok.policy.interface));
 }
 
 #[test]
@@ -195,7 +198,7 @@ fn a_policy_that_does_not_load_is_refused_and_the_old_one_keeps_serving() {
     ] {
         let e = h.cache.swap_policy(&bytes).unwrap_err();
         assert_eq!(e.code(), "policy_error");
-        assert_eq!(h.cache.policy_info().version, "1.0.0");
+        assert_eq!(h.cache.policy_info().version, "1.1.0");
     }
     let e = h
         .cache
@@ -240,8 +243,8 @@ fn a_call_in_flight_finishes_on_the_old_policy() {
         cache.write_equipment(EQUIPMENT, &equipment_input(&long_label(150)))
     });
     entered.recv().unwrap(); // the 1.0 call is inside the guest, holding its lock
-    let swapped = h.cache.swap_policy_file(fixture("policy-1-1")).unwrap();
-    assert_eq!(swapped.current.version, "1.1.0");
+    let swapped = h.cache.swap_policy_file(fixture("policy-1-2")).unwrap();
+    assert_eq!(swapped.current.version, "1.2.0");
     go_on.send(()).unwrap();
     let w = in_flight
         .join()
@@ -259,7 +262,7 @@ fn a_call_in_flight_finishes_on_the_old_policy() {
 fn many_threads_call_while_swaps_happen() {
     let h = Harness::new();
     let v1_0 = Policy::builtin().unwrap();
-    let v1_1 = Policy::from_file(fixture("policy-1-1")).unwrap();
+    let v1_1 = Policy::from_file(fixture("policy-1-2")).unwrap();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let workers: Vec<_> = (0..4)
         .map(|n| {
@@ -341,14 +344,14 @@ fn another_interface_major_is_refused_before_compiling_naming_both_versions() {
 
 #[test]
 fn policy_info_reports_name_semver_interface_and_sha256() {
-    let p = Policy::from_file(fixture("policy-1-1")).unwrap();
-    let bytes = std::fs::read(fixture("policy-1-1")).unwrap();
+    let p = Policy::from_file(fixture("policy-1-2")).unwrap();
+    let bytes = std::fs::read(fixture("policy-1-2")).unwrap();
     assert_eq!(p.info().name, "exlab-cache-policy");
-    assert_eq!(p.info().version, "1.1.0");
+    assert_eq!(p.info().version, "1.2.0");
     assert_eq!(p.info().interface, INTERFACE);
     assert_eq!(p.info().sha256, sha256_hex(&bytes));
     let builtin = Policy::builtin().unwrap();
-    assert_eq!(builtin.info().version, "1.0.0");
+    assert_eq!(builtin.info().version, "1.1.0");
     assert_eq!(builtin.info().sha256, sha256_hex(BUILTIN_POLICY));
 }
 
@@ -378,7 +381,7 @@ fn the_allow_list_refuses_unlisted_components_before_compiling() {
     let listed = AllowList::new([sha256_hex(BUILTIN_POLICY)]).unwrap();
     let h = Harness::new();
     h.cache.set_admission(Admission::allow_list(listed));
-    let v1_1 = std::fs::read(fixture("policy-1-1")).unwrap();
+    let v1_1 = std::fs::read(fixture("policy-1-2")).unwrap();
     let e = h.cache.swap_policy(&v1_1).unwrap_err();
     assert_policy_error(&e, &[&sha256_hex(&v1_1), "not on", "before compiling"]);
     // Bytes that would not even compile are refused by the list first.
@@ -386,20 +389,20 @@ fn the_allow_list_refuses_unlisted_components_before_compiling() {
     assert_policy_error(&e, &["not on"]);
     let compiled = Policy::from_bytes(&v1_1).unwrap();
     assert_policy_error(&h.cache.set_policy(compiled).unwrap_err(), &["not on"]);
-    assert_eq!(h.cache.policy_info().version, "1.0.0");
+    assert_eq!(h.cache.policy_info().version, "1.1.0");
 
     // Listed: it swaps in. A file of hashes as `sha256sum` writes it.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("allowed.txt");
     std::fs::write(
         &file,
-        format!("# vetted\n{}  policy-1-1.wasm\n", sha256_hex(&v1_1)),
+        format!("# vetted\n{}  policy-1-2.wasm\n", sha256_hex(&v1_1)),
     )
     .unwrap();
     let h = Harness::new();
     h.cache
         .set_admission(Admission::allow_list(AllowList::from_file(&file).unwrap()));
-    assert_eq!(h.cache.swap_policy(&v1_1).unwrap().current.version, "1.1.0");
+    assert_eq!(h.cache.swap_policy(&v1_1).unwrap().current.version, "1.2.0");
 }
 
 // ------------------------------------------------------------- 6. watch
@@ -426,18 +429,18 @@ fn a_watched_file_is_reloaded_once_it_settles_and_only_when_it_passes() {
     assert!(watch.poll(at(5)).is_none());
 
     // Policy 1.1 arrives, half-written first: the debounce restarts on each change.
-    let v1_1 = std::fs::read(fixture("policy-1-1")).unwrap();
+    let v1_1 = std::fs::read(fixture("policy-1-2")).unwrap();
     std::fs::write(&file, &v1_1[..1000]).unwrap();
     assert!(watch.poll(at(10)).is_none());
     write_atomically(&file, &v1_1);
     assert!(watch.poll(at(11)).is_none());
     assert!(watch.poll(at(12)).is_none(), "not settled yet");
-    assert_eq!(h.cache.policy_info().version, "1.0.0");
+    assert_eq!(h.cache.policy_info().version, "1.1.0");
     match watch.poll(at(13)) {
-        Some(WatchEvent::Swapped(s)) => assert_eq!(s.current.version, "1.1.0"),
+        Some(WatchEvent::Swapped(s)) => assert_eq!(s.current.version, "1.2.0"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(h.cache.policy_info().version, "1.1.0");
+    assert_eq!(h.cache.policy_info().version, "1.2.0");
     assert!(watch.poll(at(20)).is_none());
 
     // A broken policy is refused once, not retried, and 1.1 keeps serving.
@@ -452,7 +455,7 @@ fn a_watched_file_is_reloaded_once_it_settles_and_only_when_it_passes() {
         other => panic!("{other:?}"),
     }
     assert!(watch.poll(at(40)).is_none());
-    assert_eq!(h.cache.policy_info().version, "1.1.0");
+    assert_eq!(h.cache.policy_info().version, "1.2.0");
 
     // A missing file is reported once; the policy keeps serving.
     std::fs::remove_file(&file).unwrap();
@@ -465,7 +468,7 @@ fn a_watched_file_is_reloaded_once_it_settles_and_only_when_it_passes() {
     write_atomically(&file, BUILTIN_POLICY);
     assert!(watch.poll(at(60)).is_none());
     assert!(matches!(watch.poll(at(62)), Some(WatchEvent::Swapped(_))));
-    assert_eq!(h.cache.policy_info().version, "1.0.0");
+    assert_eq!(h.cache.policy_info().version, "1.1.0");
 }
 
 #[test]
@@ -488,13 +491,13 @@ fn a_policy_watcher_thread_swaps_a_dropped_file_in() {
         received.recv_timeout(Duration::from_secs(60)).unwrap(),
         WatchEvent::Unreadable { .. }
     ));
-    write_atomically(&file, &std::fs::read(fixture("policy-1-1")).unwrap());
+    write_atomically(&file, &std::fs::read(fixture("policy-1-2")).unwrap());
     match received.recv_timeout(Duration::from_secs(120)).unwrap() {
-        WatchEvent::Swapped(s) => assert_eq!(s.current.version, "1.1.0"),
+        WatchEvent::Swapped(s) => assert_eq!(s.current.version, "1.2.0"),
         other => panic!("{other:?}"),
     }
     watcher.stop();
-    assert_eq!(h.cache.policy_info().version, "1.1.0");
+    assert_eq!(h.cache.policy_info().version, "1.2.0");
 }
 
 // --------------------------------------------------------------- CLI
@@ -513,11 +516,14 @@ fn cli_policy_check_passes_the_shipped_policy_with_a_report() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     let report = run.json();
     assert_eq!(report["passed"], true);
-    assert_eq!(report["host_accepts"], serde_json::json!([INTERFACE]));
-    assert_eq!(report["policy"]["version"], "1.0.0");
+    assert_eq!(
+        report["host_accepts"],
+        serde_json::json!(interface::ACCEPTED_INTERFACES)
+    );
+    assert_eq!(report["policy"]["version"], "1.1.0");
     assert_eq!(report["policy"]["sha256"], sha256_hex(BUILTIN_POLICY));
     let scenarios = report["scenarios"].as_array().unwrap();
-    assert_eq!(scenarios.len(), conformance::SCENARIOS.len());
+    assert_eq!(scenarios.len(), conformance::scenarios_for(INTERFACE).len());
     assert!(scenarios.iter().all(|s| s["passed"] == true));
     assert_eq!(
         tree(dir.path()),
@@ -556,8 +562,8 @@ fn cli_policy_check_refuses_the_broken_policy_with_a_clear_report() {
 #[test]
 fn cli_allow_list_gates_policy_and_policy_check() {
     let dir = tempfile::tempdir().unwrap();
-    let v1_1_bytes = std::fs::read(fixture("policy-1-1")).unwrap();
-    let v1_1 = write_temp(dir.path(), "policy-1-1.wasm", &v1_1_bytes);
+    let v1_1_bytes = std::fs::read(fixture("policy-1-2")).unwrap();
+    let v1_1 = write_temp(dir.path(), "policy-1-2.wasm", &v1_1_bytes);
     let v1_1 = v1_1.as_str();
     let allowed = write_temp(
         dir.path(),
@@ -606,8 +612,8 @@ fn cli_allow_list_gates_policy_and_policy_check() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     let info = run.json();
     assert_eq!(info["name"], "exlab-cache-policy");
-    assert_eq!(info["version"], "1.1.0");
-    assert_eq!(info["interface"], "exlab:cache@1.0.0");
+    assert_eq!(info["version"], "1.2.0");
+    assert_eq!(info["interface"], INTERFACE);
     assert_eq!(info["sha256"], sha256_hex(&v1_1_bytes));
     // The policy's rule through the CLI.
     let run = cli(
@@ -623,9 +629,9 @@ fn cli_allow_list_gates_policy_and_policy_check() {
 async fn an_async_cache_swaps_on_the_blocking_pool() {
     let h = Harness::new();
     let cache = exlab_cache::AsyncCache::new(h.cache.clone());
-    let v1_1 = std::fs::read(fixture("policy-1-1")).unwrap();
+    let v1_1 = std::fs::read(fixture("policy-1-2")).unwrap();
     let swapped = cache.swap_policy(v1_1).await.unwrap();
-    assert_eq!(swapped.current.version, "1.1.0");
+    assert_eq!(swapped.current.version, "1.2.0");
     let e = cache
         .write_equipment(EQUIPMENT, equipment_input(&long_label(101)))
         .await

@@ -59,8 +59,8 @@ impl Lab {
     }
 
     fn v1_1(&self, key: Option<&Key>) -> PathBuf {
-        let bytes = std::fs::read(exlab_cache_test_guests::path("policy-1-1")).unwrap();
-        self.policy("policy-1-1.wasm", &bytes, key)
+        let bytes = std::fs::read(exlab_cache_test_guests::path("policy-1-2")).unwrap();
+        self.policy("policy-1-2.wasm", &bytes, key)
     }
 
     fn status(&self) -> PolicyStatus {
@@ -87,9 +87,9 @@ fn a_policy_signed_by_a_trusted_key_is_admitted_and_the_status_shows_its_signer(
     let swapped = lab.h.cache.swap_policy_file(&file).unwrap();
     let signer = Signer {
         key_id: lab.key.id.clone(),
-        trusted_comment: format!("policy-1-1.wasm by {}", lab.key.id),
+        trusted_comment: format!("policy-1-2.wasm by {}", lab.key.id),
     };
-    assert_eq!(swapped.current.version, "1.1.0");
+    assert_eq!(swapped.current.version, "1.2.0");
     assert_eq!(swapped.current.signer, Some(signer.clone()));
     assert_eq!(lab.h.cache.policy_info().signer, Some(signer.clone()));
 
@@ -100,7 +100,7 @@ fn a_policy_signed_by_a_trusted_key_is_admitted_and_the_status_shows_its_signer(
     assert_eq!(status.serving.since, "2026-04-17T14:01:00Z");
     assert_eq!(status.serving.signer_trusted, Some(true));
     let previous = status.previous.unwrap();
-    assert_eq!(previous.info.version, "1.0.0");
+    assert_eq!(previous.info.version, "1.1.0");
     assert_eq!(previous.since, "2026-04-17T14:00:00Z");
     assert_eq!(previous.signer_trusted, None, "the built-in is unsigned");
     let [attempt] = &status.attempts[..] else {
@@ -173,7 +173,7 @@ fn each_refusal_names_its_reason_keeps_the_old_policy_and_is_in_the_status() {
         let mut needles: Vec<&str> = needles.iter().map(String::as_str).collect();
         needles.push("refused before compiling");
         assert_policy_error(&e, &needles);
-        assert_eq!(lab.h.cache.policy_info().version, "1.0.0");
+        assert_eq!(lab.h.cache.policy_info().version, "1.1.0");
         let status = lab.status();
         let last = status.attempts.last().unwrap();
         assert_eq!(status.attempts.len(), n + 1);
@@ -194,7 +194,7 @@ fn each_refusal_names_its_reason_keeps_the_old_policy_and_is_in_the_status() {
         &e,
         &[&path_str(&lab.trusted), "line 3", "whole file is refused"],
     );
-    assert_eq!(lab.h.cache.policy_info().version, "1.0.0");
+    assert_eq!(lab.h.cache.policy_info().version, "1.1.0");
     assert_eq!(
         lab.status().attempts.last().unwrap().outcome,
         Outcome::Refused
@@ -203,14 +203,14 @@ fn each_refusal_names_its_reason_keeps_the_old_policy_and_is_in_the_status() {
     std::fs::write(&lab.trusted, keys).unwrap();
     assert_eq!(
         lab.h.cache.swap_policy_file(&good).unwrap().current.version,
-        "1.1.0"
+        "1.2.0"
     );
 }
 
 #[test]
 fn with_trusted_keys_bytes_or_a_policy_without_a_signature_are_refused() {
     let Some(lab) = Lab::new() else { return };
-    let v1_1 = std::fs::read(exlab_cache_test_guests::path("policy-1-1")).unwrap();
+    let v1_1 = std::fs::read(exlab_cache_test_guests::path("policy-1-2")).unwrap();
     let e = lab.h.cache.swap_policy(&v1_1).unwrap_err();
     assert_policy_error(&e, &["a signature is required", "refused before compiling"]);
     let Err(e) = Policy::admit(&v1_1, &Admission::trusted_keys(&lab.trusted)) else {
@@ -228,7 +228,7 @@ fn with_trusted_keys_bytes_or_a_policy_without_a_signature_are_refused() {
             .signer,
         None
     );
-    assert_eq!(lab.h.cache.policy_info().version, "1.0.0");
+    assert_eq!(lab.h.cache.policy_info().version, "1.1.0");
     assert_eq!(lab.status().attempts.len(), 2);
 }
 
@@ -253,7 +253,7 @@ fn a_revoked_keys_policy_keeps_serving_and_the_status_says_so() {
     write_trust_file(&lab.trusted, &[&lab.stranger]);
 
     let status = lab.status();
-    assert_eq!(status.serving.info.version, "1.1.0");
+    assert_eq!(status.serving.info.version, "1.2.0");
     assert_eq!(status.serving.signer_trusted, Some(false));
     let note = status.serving.trust_note.unwrap();
     assert!(
@@ -279,7 +279,7 @@ fn a_revoked_keys_policy_keeps_serving_and_the_status_says_so() {
     // ...and a rollback does not bring the revoked key's policy back.
     let e = lab.h.cache.rollback().unwrap_err();
     assert_policy_error(&e, &["rollback refused", &lab.key.id, "not trusted"]);
-    assert_eq!(lab.h.cache.policy_info().version, "1.0.0");
+    assert_eq!(lab.h.cache.policy_info().version, "1.1.0");
     let last = lab.status().attempts.last().cloned().unwrap();
     assert_eq!(
         (last.action, last.outcome),
@@ -291,7 +291,7 @@ fn a_revoked_keys_policy_keeps_serving_and_the_status_says_so() {
 fn rollback_returns_to_the_previous_policy_and_back() {
     let h = Harness::new();
     let e = h.cache.rollback().unwrap_err();
-    assert_policy_error(&e, &["nothing to roll back to", "exlab-cache-policy 1.0.0"]);
+    assert_policy_error(&e, &["nothing to roll back to", "exlab-cache-policy 1.1.0"]);
     let status = h.cache.status();
     let last = status.attempts.last().unwrap();
     assert_eq!(
@@ -302,14 +302,14 @@ fn rollback_returns_to_the_previous_policy_and_back() {
 
     let v1_1 = h
         .cache
-        .swap_policy_file(exlab_cache_test_guests::path("policy-1-1"))
+        .swap_policy_file(exlab_cache_test_guests::path("policy-1-2"))
         .unwrap()
         .current;
     h.clock.advance(3600);
     let back = h.cache.rollback().unwrap();
-    assert_eq!(back.current.version, "1.0.0");
+    assert_eq!(back.current.version, "1.1.0");
     assert_eq!(back.previous, v1_1);
-    assert_eq!(h.cache.policy_info().version, "1.0.0");
+    assert_eq!(h.cache.policy_info().version, "1.1.0");
     // 1.0 serves: a 101-character label is fine.
     h.cache
         .write_equipment(EQUIPMENT, &equipment_input(&"x".repeat(101)))
@@ -336,7 +336,7 @@ fn rollback_returns_to_the_previous_policy_and_back() {
 fn rollback_under_load_fails_no_call() {
     let h = Harness::new();
     h.cache
-        .swap_policy_file(exlab_cache_test_guests::path("policy-1-1"))
+        .swap_policy_file(exlab_cache_test_guests::path("policy-1-2"))
         .unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let (calls, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -394,7 +394,7 @@ fn rollback_under_load_fails_no_call() {
         "failed calls during rollbacks"
     );
     // 40 rollbacks: back where it started, 1.1.
-    assert_eq!(h.cache.policy_info().version, "1.1.0");
+    assert_eq!(h.cache.policy_info().version, "1.2.0");
     let status = h.cache.status();
     assert_eq!(status.attempts.len(), 16, "the last 16 only");
     assert!(status.attempts.iter().all(|a| a.action == Action::Rollback));
@@ -439,7 +439,7 @@ fn the_watcher_retries_when_the_signature_arrives_and_writes_its_status_file() {
     let Some(lab) = Lab::new() else { return };
     let drop_dir = tempfile::tempdir().unwrap();
     let file = drop_dir.path().join("policy.wasm");
-    let v1_1 = std::fs::read(exlab_cache_test_guests::path("policy-1-1")).unwrap();
+    let v1_1 = std::fs::read(exlab_cache_test_guests::path("policy-1-2")).unwrap();
     std::fs::write(&file, &v1_1).unwrap();
     let status_file = drop_dir.path().join("policy.wasm.status.json");
     let mut watch = Watch::new(lab.h.cache.clone(), &file, Duration::from_secs(2)).writing_status();
@@ -450,7 +450,7 @@ fn the_watcher_retries_when_the_signature_arrives_and_writes_its_status_file() {
     assert!(watch.poll(at(0)).is_none());
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&status_file).unwrap()).unwrap();
-    assert_eq!(json["serving"]["version"], "1.0.0");
+    assert_eq!(json["serving"]["version"], "1.1.0");
     // Settled, but unsigned: refused, and the status file says why.
     match watch.poll(at(2)) {
         Some(exlab_cache::watch::WatchEvent::Refused { error, .. }) => {
@@ -472,7 +472,7 @@ fn the_watcher_retries_when_the_signature_arrives_and_writes_its_status_file() {
     assert!(watch.poll(at(11)).is_none(), "settling");
     match watch.poll(at(13)) {
         Some(exlab_cache::watch::WatchEvent::Swapped(s)) => {
-            assert_eq!(s.current.version, "1.1.0");
+            assert_eq!(s.current.version, "1.2.0");
             assert_eq!(
                 s.current.signer.as_ref().unwrap().trusted_comment,
                 "signed late"
@@ -493,10 +493,10 @@ fn the_watcher_retries_when_the_signature_arrives_and_writes_its_status_file() {
     let run = cli(drop_dir.path(), &["policy", "status", &status_arg], "");
     assert_eq!(run.status, 0, "{}", run.stderr);
     for needle in [
-        "serving: exlab-cache-policy 1.1.0 (exlab:cache@1.0.0) since 2026-04-17T14:00:00Z",
+        "serving: exlab-cache-policy 1.2.0 (exlab:cache@1.1.0) since 2026-04-17T14:00:00Z",
         &format!("signed by key {} (trusted)", lab.key.id),
         "trusted comment: signed late",
-        "previous: exlab-cache-policy 1.0.0",
+        "previous: exlab-cache-policy 1.1.0",
         &format!("trusted keys: {}", path_str(&lab.trusted)),
         "last 2 attempts, oldest first:",
         "swap refused sha256",
@@ -570,7 +570,7 @@ fn cli_trusted_keys_flag_and_env_var_gate_policy_info_and_check() {
     assert_eq!(info.json()["signer"]["key_id"], lab.key.id.as_str());
     assert_eq!(
         info.json()["signer"]["trusted_comment"],
-        format!("policy-1-1.wasm by {}", lab.key.id)
+        format!("policy-1-2.wasm by {}", lab.key.id)
     );
     let check = cli(
         cwd,

@@ -15,7 +15,7 @@ pub use built::{bytes, path, FIXTURES};
 #[cfg(all(
     target_arch = "wasm32",
     any(
-        feature = "policy-1-1",
+        feature = "policy-1-2",
         feature = "rewrites-first-seen",
         feature = "interface-v2"
     )
@@ -33,7 +33,7 @@ mod adversarial;
     target_arch = "wasm32",
     not(any(
         feature = "wrong-interface",
-        feature = "policy-1-1",
+        feature = "policy-1-2",
         feature = "rewrites-first-seen",
         feature = "interface-v2"
     ))
@@ -132,6 +132,7 @@ mod plugin {
         }
     }
 
+    exlab_cache_policy::kinds_as_the_policy!(Fixture);
     bindings::export!(Fixture with_types_in bindings);
 }
 

@@ -1,6 +1,6 @@
 //! Fixtures for policy updates (`tests/policy_updates.rs`):
 //!
-//! - `policy-1-1`: a real update of the policy, version 1.1.0. Labels are at
+//! - `policy-1-2`: a real update of the policy, version 1.2.0. Labels are at
 //!   most 100 characters (`validation_error`, field `label`), and a marker's
 //!   `created_at` may not lie in the future (`validation_error`, field
 //!   `created_at`). Everything else is the 1.0 policy.
@@ -9,7 +9,7 @@
 //! - `interface-v2`: a component built for `exlab:cache@2.0.0`; the host must
 //!   refuse it from its interface version, before compiling it.
 
-#[cfg(any(feature = "policy-1-1", feature = "rewrites-first-seen"))]
+#[cfg(any(feature = "policy-1-2", feature = "rewrites-first-seen"))]
 mod plugin {
     use exlab_cache_policy::component::exlab::cache::storage;
     use exlab_cache_policy::component::exlab::cache::types::{
@@ -21,7 +21,7 @@ mod plugin {
     use exlab_cache_policy::component::{self as bindings, Policy};
     use exlab_cache_policy::records;
 
-    /// Policy 1.1's longest label, in characters.
+    /// Policy 1.2's longest label, in characters.
     const MAX_LABEL_CHARS: usize = 100;
 
     struct Update;
@@ -33,10 +33,10 @@ mod plugin {
         })
     }
 
-    /// Policy 1.1's extra input rules, checked after the 1.0 rules (so an
+    /// Policy 1.2's extra input rules, checked after the 1.0 rules (so an
     /// earlier field's error still comes first) and before anything is touched.
     fn check_equipment_1_1(input_json: &str) -> Result<(), CacheError> {
-        if !cfg!(feature = "policy-1-1") {
+        if !cfg!(feature = "policy-1-2") {
             return Ok(());
         }
         records::parse_equipment_input(input_json)?;
@@ -47,7 +47,7 @@ mod plugin {
             return Err(invalid(
                 "label",
                 format!(
-                    "label is {chars} characters long; policy 1.1 allows at most {MAX_LABEL_CHARS}"
+                    "label is {chars} characters long; policy 1.2 allows at most {MAX_LABEL_CHARS}"
                 ),
             ));
         }
@@ -55,7 +55,7 @@ mod plugin {
     }
 
     fn check_marker_1_1(kind: MarkerKind, input_json: &str) -> Result<(), CacheError> {
-        if !cfg!(feature = "policy-1-1") {
+        if !cfg!(feature = "policy-1-2") {
             return Ok(());
         }
         let kind = match kind {
@@ -103,15 +103,15 @@ mod plugin {
 
     impl Guest for Update {
         fn info() -> PolicyInfo {
-            if cfg!(feature = "policy-1-1") {
+            if cfg!(feature = "policy-1-2") {
                 PolicyInfo {
                     name: exlab_cache_policy::NAME.into(),
-                    version: "1.1.0".into(),
+                    version: "1.2.0".into(),
                 }
             } else {
                 PolicyInfo {
                     name: "exlab-cache-broken-first-seen".into(),
-                    version: "1.0.1".into(),
+                    version: "1.1.1".into(),
                 }
             }
         }
@@ -145,6 +145,7 @@ mod plugin {
         }
     }
 
+    exlab_cache_policy::kinds_as_the_policy!(Update);
     bindings::export!(Update with_types_in bindings);
 }
 
