@@ -635,3 +635,51 @@ fn s9_concurrent_log_appenders_never_interleave() {
         );
     }
 }
+
+// ------------------------------------------------------------- AsyncCache
+
+#[tokio::test(flavor = "current_thread")]
+async fn s9_async_updates_run_their_step_off_the_runtime_and_lose_none() {
+    let h = Harness::new();
+    let cache = exlab_cache::AsyncCache::new(h.cache.clone());
+    let created = cache
+        .create_creation(CREATION, creation("asmith").to_string())
+        .await
+        .unwrap();
+    assert!(created.written);
+    // The current-thread runtime runs on this thread: a step here would
+    // block it.
+    let runtime_thread = std::thread::current().id();
+    let updates: Vec<_> = (0..10)
+        .map(|i| {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .update_creation(CREATION, move |record| {
+                        assert_ne!(std::thread::current().id(), runtime_thread);
+                        record["variables"][format!("k{i}")] = json!(i);
+                        Ok::<_, Infallible>(())
+                    })
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for update in updates {
+        update.await.unwrap();
+    }
+    let read = cache.read_creation(CREATION).await.unwrap();
+    for i in 0..10 {
+        assert_eq!(read["variables"][format!("k{i}")], i);
+    }
+    let e = cache
+        .update_creation(CREATION, |_| Err("no"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, UpdateError::Step("no")));
+    let appended = cache
+        .append_log_line(LOG_DIR, r#"{"level":"INFO","message":"async"}"#)
+        .await
+        .unwrap();
+    assert!(appended.line.ends_with("async"));
+}

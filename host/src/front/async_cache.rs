@@ -27,9 +27,18 @@ impl AsyncCache {
         &self,
         call: impl FnOnce(&Cache) -> Result<R, Error> + Send + 'static,
     ) -> Result<R, Error> {
+        self.blocking(call).await.unwrap_or_else(Err)
+    }
+
+    /// Runs `call` on the blocking pool; a panic there resumes here, and a
+    /// cancelled task is an `io_error`.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Cache) -> T + Send + 'static,
+    ) -> Result<T, Error> {
         let cache = self.0.clone();
         match tokio::task::spawn_blocking(move || call(&cache)).await {
-            Ok(result) => result,
+            Ok(out) => Ok(out),
             Err(e) => match e.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),
                 Err(e) => Err(Error::io(format!("the blocking call was cancelled: {e}"))),
@@ -128,16 +137,9 @@ impl AsyncCache {
         step: impl FnMut(&mut Value) -> Result<(), E> + Send + 'static,
     ) -> Result<Value, UpdateError<E>> {
         let (kind, path) = (kind.into(), path.into());
-        let cache = self.0.clone();
-        match tokio::task::spawn_blocking(move || cache.update(&kind, &path, step)).await {
-            Ok(result) => result,
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => Err(UpdateError::Cache(Error::io(format!(
-                    "the blocking call was cancelled: {e}"
-                )))),
-            },
-        }
+        self.blocking(move |c| c.update(&kind, &path, step))
+            .await
+            .unwrap_or_else(|e| Err(UpdateError::Cache(e)))
     }
 
     /// See [`Cache::create_creation`].
