@@ -366,12 +366,23 @@ fn every_accepted_interface_has_its_frozen_wit_folder() {
         assert!(text.contains(&format!("package {accepted};")), "{accepted}");
     }
     // Released WIT is frozen: a change needs a new since_vX.Y.Z folder.
-    let released = std::fs::read(wit.join("since_v1.0.0/exlab-cache.wit")).unwrap();
-    assert_eq!(
-        sha256_hex(&released),
-        "784fb3455b8aa8129e85248dccde9dbfdf18ea8f2c5731dc922bdf1218873fab",
-        "wit/since_v1.0.0 was released and is frozen: add a new folder instead"
-    );
+    for (folder, sha256) in [
+        (
+            "since_v1.0.0",
+            "784fb3455b8aa8129e85248dccde9dbfdf18ea8f2c5731dc922bdf1218873fab",
+        ),
+        (
+            "since_v1.1.0",
+            "15f73f4f9d86a79919d9150a84273da7cdf865501e259ba649cf5436479716da",
+        ),
+    ] {
+        let released = std::fs::read(wit.join(folder).join("exlab-cache.wit")).unwrap();
+        assert_eq!(
+            sha256_hex(&released),
+            sha256,
+            "wit/{folder} was released and is frozen: add a new folder instead"
+        );
+    }
 }
 
 // -------------------------------------------------------- 3. provenance
