@@ -177,6 +177,64 @@ fn s9_an_update_of_a_missing_or_other_major_file_never_calls_the_step() {
 }
 
 #[test]
+fn s9_update_json_hands_over_the_record_as_stored_text() {
+    let h = Harness::new();
+    let mut record = creation("asmith");
+    record["schema_version"] = json!("1.9");
+    record["variables"] = json!({"big": 0});
+    let stored = record.to_string().replace(
+        r#""big":0"#,
+        r#""big":1000000000000000000000000000000,"f":0.1000000000000000055511151231257827"#,
+    );
+    std::fs::create_dir_all(h.dir.path().join(CREATION).parent().unwrap()).unwrap();
+    std::fs::write(h.dir.path().join(CREATION), &stored).unwrap();
+    let written = h
+        .cache
+        .update_json("creation", CREATION, |record| {
+            assert!(
+                record.contains(r#""big":1000000000000000000000000000000"#),
+                "{record}"
+            );
+            Ok::<_, Infallible>(
+                record.replace(r#""sync_status":"pending""#, r#""sync_status":"synced""#),
+            )
+        })
+        .unwrap();
+    assert!(
+        written.contains(r#""big":1000000000000000000000000000000"#),
+        "{written}"
+    );
+    assert!(
+        written.contains(r#""f":0.1000000000000000055511151231257827"#),
+        "numbers stay as stored: {written}"
+    );
+    assert!(written.contains(r#""sync_status":"synced""#), "{written}");
+    // A record a serde_json::Value cannot hold: a clear refusal, nothing written.
+    let deep_text = record.to_string().replace(
+        r#""variables":{"big":0}"#,
+        &format!(
+            r#""variables":{{"deep":{}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        ),
+    );
+    std::fs::write(h.dir.path().join(CREATION), &deep_text).unwrap();
+    let e = h
+        .cache
+        .update_creation(CREATION, |_| Ok::<_, Infallible>(()))
+        .unwrap_err();
+    let UpdateError::Cache(e) = e else {
+        panic!("{e}")
+    };
+    assert_eq!(e.code(), "validation_error");
+    assert!(e.message().contains("update_json"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(h.dir.path().join(CREATION)).unwrap(),
+        deep_text
+    );
+}
+
+#[test]
 fn s9_a_step_may_read_the_cache_again() {
     let h = Harness::new();
     h.cache

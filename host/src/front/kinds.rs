@@ -93,21 +93,56 @@ impl Cache {
     /// once it passed the policy's checks. If `step` fails, nothing is
     /// written and its error comes back as [`UpdateError::Step`]. Returns
     /// the record as written.
+    ///
+    /// The record is a `serde_json::Value`: an integer past 64 bits becomes
+    /// a float there, and a record `serde_json` cannot hold (nesting past
+    /// 128 levels) is refused. [`Cache::update_json`] hands over the text.
     pub fn update<E>(
         &self,
         kind: &str,
         path: &str,
         mut step: impl FnMut(&mut Value) -> Result<(), E>,
     ) -> Result<Value, UpdateError<E>> {
+        // The step's own error, or None: the record could not be a Value.
+        let mut unrepresentable = None;
+        let written = self.update_json(kind, path, |record| {
+            let mut record: Value = serde_json::from_str(&record).map_err(|e| {
+                unrepresentable = Some(e);
+                None
+            })?;
+            step(&mut record).map_err(Some)?;
+            Ok(record.to_string())
+        });
+        match written {
+            Ok(document) => parse(&document).map_err(UpdateError::Cache),
+            Err(UpdateError::Step(Some(e))) => Err(UpdateError::Step(e)),
+            Err(UpdateError::Step(None)) => Err(UpdateError::Cache(Error::Validation {
+                field: None,
+                message: format!(
+                    "{path}: the record cannot be handed over as a serde_json::Value ({}); \
+                     nothing written (Cache::update_json takes it as text)",
+                    unrepresentable.map_or_else(String::new, |e| e.to_string())
+                ),
+            })),
+            Err(UpdateError::Cache(e)) => Err(UpdateError::Cache(e)),
+        }
+    }
+
+    /// [`Cache::update`] with the record as JSON text, in and out, exactly
+    /// as the policy gives it (numbers and escapes as stored): `step` gets
+    /// the record and returns the one to write. Returns the file as written.
+    pub fn update_json<E>(
+        &self,
+        kind: &str,
+        path: &str,
+        mut step: impl FnMut(String) -> Result<String, E>,
+    ) -> Result<String, UpdateError<E>> {
         let mut failed = None;
-        let mut json_step = |record_json: String| {
-            let mut record = serde_json::from_str(&record_json).ok()?;
-            match step(&mut record) {
-                Ok(()) => Some(record.to_string()),
-                Err(e) => {
-                    failed = Some(e);
-                    None
-                }
+        let mut json_step = |record_json: String| match step(record_json) {
+            Ok(record) => Some(record),
+            Err(e) => {
+                failed = Some(e);
+                None
             }
         };
         let call = KindCall {
@@ -121,8 +156,7 @@ impl Cache {
             .run_kind(&self.root, &self.settings, call, Some(&mut json_step));
         match (failed, result) {
             (Some(e), _) => Err(UpdateError::Step(e)),
-            (None, Ok(document)) => parse(&document).map_err(UpdateError::Cache),
-            (None, Err(e)) => Err(UpdateError::Cache(e)),
+            (None, result) => result.map_err(UpdateError::Cache),
         }
     }
 
