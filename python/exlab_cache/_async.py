@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import _sync
-
-StrPath = Union[str, "os.PathLike[str]"]
+from ._sync import Step, StrPath
 
 
 class AsyncCache:
@@ -26,6 +25,12 @@ class AsyncCache:
     system (a stalled NAS, a slow disk), the whole event loop waits with
     it. Leave it off (the default) unless the root is on a local disk.
     Writes always run in a worker thread: they may wait for a lock.
+
+    The record kinds: ``run`` and every write, update and append run in a
+    worker thread; an update's step runs there too, with the GIL, under the
+    file's lock. The reads of a kind and the calls that touch no file
+    (``kinds``, ``active_overrides``, ``format_log_line``) follow
+    ``inline_reads``.
     """
 
     def __init__(
@@ -105,6 +110,74 @@ class AsyncCache:
         if self._inline_reads:
             return self._cache.require_schema_major(version, expected_major)
         return await asyncio.to_thread(self._cache.require_schema_major, version, expected_major)
+
+    async def _read(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """A call that takes no lock: inline or in a worker thread, as set."""
+        if self._inline_reads:
+            return method(*args, **kwargs)
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    async def kinds(self) -> List[Dict[str, Any]]:
+        return await self._read(self._cache.kinds)
+
+    async def run(
+        self, kind: str, operation: str, path: Optional[StrPath] = None, input: Any = None
+    ) -> Any:
+        # Any kind, any access: always in a worker thread.
+        return await asyncio.to_thread(self._cache.run, kind, operation, path, input)
+
+    async def update(self, kind: str, path: StrPath, step: Step) -> Dict[str, Any]:
+        return await asyncio.to_thread(self._cache.update, kind, path, step)
+
+    async def create_creation(
+        self, path: StrPath, record: Any
+    ) -> Tuple[bool, Optional[Dict[str, Any]]]:
+        return await asyncio.to_thread(self._cache.create_creation, path, record)
+
+    async def update_creation(self, path: StrPath, step: Step) -> Dict[str, Any]:
+        return await asyncio.to_thread(self._cache.update_creation, path, step)
+
+    async def read_creation(self, path: StrPath) -> Dict[str, Any]:
+        return await self._read(self._cache.read_creation, path)
+
+    async def active_overrides(
+        self, overrides: Iterable[Any], now: Any = None
+    ) -> List[Dict[str, Any]]:
+        return await self._read(self._cache.active_overrides, overrides, now)
+
+    async def create_ingest(
+        self, path: StrPath, record: Any
+    ) -> Tuple[bool, Optional[Dict[str, Any]]]:
+        return await asyncio.to_thread(self._cache.create_ingest, path, record)
+
+    async def transition_ingest(
+        self, path: StrPath, state: str, host: Optional[str] = None, **extras: Any
+    ) -> Dict[str, Any]:
+        return await asyncio.to_thread(self._cache.transition_ingest, path, state, host, **extras)
+
+    async def read_ingest(self, path: StrPath) -> Dict[str, Any]:
+        return await self._read(self._cache.read_ingest, path)
+
+    async def write_readme_fields(self, path: StrPath, record: Any) -> Dict[str, Any]:
+        return await asyncio.to_thread(self._cache.write_readme_fields, path, record)
+
+    async def read_readme_fields(self, path: StrPath) -> Dict[str, Any]:
+        return await self._read(self._cache.read_readme_fields, path)
+
+    async def format_log_line(self, **fields: Any) -> str:
+        return await self._read(self._cache.format_log_line, **fields)
+
+    async def append_log_line(
+        self,
+        path: StrPath,
+        line_or_fields: Union[str, Mapping[str, Any]],
+        *,
+        max_bytes: Optional[int] = None,
+    ) -> Dict[str, str]:
+        # An append takes no lock but writes (a NAS may stall): a worker thread.
+        return await asyncio.to_thread(
+            self._cache.append_log_line, path, line_or_fields, max_bytes=max_bytes
+        )
 
     async def policy_info(self) -> Dict[str, Any]:
         # No I/O: the info was read when the policy was loaded.

@@ -1,7 +1,7 @@
 # Type stubs of the native module (python/src/lib.rs).
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 _StrPath = Union[str, "os.PathLike[str]"]
 
@@ -39,6 +39,17 @@ class Cache:
     def write_runs_marker(
         self, path: _StrPath, marker: Any
     ) -> Tuple[bool, Optional[Dict[str, Any]]]: ...
+    def kinds(self) -> List[Dict[str, Any]]: ...
+    def run(
+        self,
+        kind: str,
+        operation: str,
+        path: Optional[_StrPath] = None,
+        input: Any = None,
+    ) -> Any: ...
+    def update(
+        self, kind: str, path: _StrPath, step: Callable[[Dict[str, Any]], Any]
+    ) -> Dict[str, Any]: ...
     def policy_info(self) -> Dict[str, Any]: ...
     def set_policy(
         self,

@@ -6,16 +6,19 @@
 //! JSON text here (`to_json`), results are built as dicts straight from the
 //! typed records the host returns (`to_py`), in the file's field order.
 //! Writes and reads release the GIL (they may wait on a lock or the disk);
-//! the schema gate, guest code only, keeps it. Errors are raised as the exception
-//! classes of `exlab_cache._errors`; warnings go to the `logging` logger
-//! `exlab_cache`.
+//! the schema gate, guest code only, keeps it. The record kinds of
+//! interface 1.1 go through three calls (`kinds`, `run`, `update`); the
+//! typed conveniences over them are Python (`exlab_cache._sync`). An
+//! update's step is a Python callable, run with the GIL under the lock.
+//! Errors are raised as the exception classes of `exlab_cache._errors`;
+//! warnings go to the `logging` logger `exlab_cache`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use exlab_cache::{Admission, Error, MarkerKind, Policy, Root, Settings};
+use exlab_cache::{Admission, Error, MarkerKind, Policy, Root, Settings, UpdateError};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -149,17 +152,21 @@ fn path_arg(path: &Bound<'_, PyAny>) -> PyResult<String> {
 }
 
 /// A record as the JSON text the policy takes: `str`/bytes are JSON text
-/// already; a dict is written out here; anything else (a mapping, a
-/// dataclass, a msgspec struct) is taken by its fields
-/// (`exlab_cache._records.fields_of`) first.
+/// already; anything else (a dict, a mapping, a dataclass, a msgspec
+/// struct, nested at any depth) is written out here (`to_json`).
 fn record_arg(record: &Bound<'_, PyAny>) -> PyResult<String> {
+    json_arg(record, "input")
+}
+
+/// [`record_arg`], with `what` naming the value in the error.
+fn json_arg(record: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     let py = record.py();
     let not_json = |why: String| {
         raise(
             py,
             Error::Validation {
                 field: None,
-                message: format!("input is not JSON: {why}"),
+                message: format!("{what} is not JSON: {why}"),
             },
         )
     };
@@ -182,19 +189,29 @@ fn record_arg(record: &Bound<'_, PyAny>) -> PyResult<String> {
         return String::from_utf8(bytes).map_err(|_| not_json("not UTF-8".into()));
     }
     let mut out = String::with_capacity(256);
-    if record.cast_exact::<PyDict>().is_ok() {
-        to_json::write_value(&mut out, record, 0).map_err(not_json)?;
-    } else {
-        static FIELDS_OF: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let fields_of = FIELDS_OF.get_or_try_init(py, || {
-            py.import("exlab_cache._records")?
-                .getattr("fields_of")
-                .map(Bound::unbind)
-        })?;
-        let fields = fields_of.bind(py).call1((record,))?;
-        to_json::write_value(&mut out, &fields, 0).map_err(not_json)?;
-    }
+    to_json::write_value(&mut out, record, 0).map_err(not_json)?;
     Ok(out)
+}
+
+/// An optional path argument: None is the empty path of an operation that
+/// touches no file.
+fn optional_path_arg(path: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+    match path {
+        Some(path) if !path.is_none() => path_arg(path),
+        _ => Ok(String::new()),
+    }
+}
+
+/// Runs the caller's step of an update, with the GIL: the record as a dict
+/// in; the record it returns (the dict as it left it, when it returns None)
+/// back as the JSON value the policy checks and writes.
+fn run_step(py: Python<'_>, step: &Bound<'_, PyAny>, record: &str) -> PyResult<String> {
+    // From the policy's text straight to Python objects: integers past 64
+    // bits and lone surrogates arrive as stored.
+    let handed = to_py::document(py, record)?;
+    let returned = step.call1((&handed,))?;
+    let new = if returned.is_none() { handed } else { returned };
+    json_arg(&new, "the record the step returned")
 }
 
 /// Whether reads release the GIL. On: a read can meet a stalled NAS, and
@@ -400,6 +417,70 @@ impl Cache {
         marker: &Bound<'py, PyAny>,
     ) -> PyResult<(bool, Bound<'py, PyAny>)> {
         self.write_marker(py, MarkerKind::Runs, path, marker)
+    }
+
+    /// The record kinds the serving policy owns (interface 1.1), with their
+    /// file names, schema versions and operations.
+    fn kinds<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let kinds = py.detach(|| self.inner.kinds()).map_err(|e| raise(py, e))?;
+        to_py::value_to_py(py, &exlab_cache::kinds_to_json(&kinds))
+    }
+
+    /// Runs `operation` of `kind` on `path` (None for an operation that
+    /// touches no file) with `input` (None for one that takes none); the
+    /// policy's result as data. An operation of access `update` needs
+    /// `update`.
+    #[pyo3(signature = (kind, operation, path=None, input=None))]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        kind: &str,
+        operation: &str,
+        path: Option<&Bound<'py, PyAny>>,
+        input: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let input = match input {
+            Some(input) if !input.is_none() => record_arg(input)?,
+            _ => "null".to_owned(),
+        };
+        let path = optional_path_arg(path)?;
+        // May take a lock or wait on the disk: other threads run meanwhile.
+        let result = py
+            .detach(|| self.inner.run(kind, operation, &path, &input))
+            .map_err(|e| raise(py, e))?;
+        to_py::document(py, &result)
+    }
+
+    /// Runs the `update` operation of `kind` on `path`: under the file's
+    /// lock, `step` (called with the GIL) gets the record as a dict and
+    /// returns the new record, or None for the dict as it left it. The
+    /// policy checks it and writes it; returns the record as written. If
+    /// `step` raises, nothing is written and its exception is raised here.
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        kind: &str,
+        path: &Bound<'py, PyAny>,
+        step: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if !step.is_callable() {
+            return Err(PyTypeError::new_err("step must be callable"));
+        }
+        let path = path_arg(path)?;
+        let step = step.clone().unbind();
+        // The GIL is released while the host waits for the lock and writes,
+        // and taken back only while the step runs.
+        let updated = py.detach(|| {
+            self.inner.update_json(kind, &path, |record| {
+                Python::attach(|py| run_step(py, step.bind(py), &record))
+            })
+        });
+        match updated {
+            Ok(document) => to_py::document(py, &document),
+            // The step's own exception, the very object it raised.
+            Err(UpdateError::Step(e)) => Err(e),
+            Err(UpdateError::Cache(e)) => Err(raise(py, e)),
+        }
     }
 
     /// Name, version, interface and sha256 of the policy component.

@@ -1,10 +1,12 @@
 //! A Python record as JSON text, walked in Rust instead of `json.dumps`:
 //! dicts (key order kept), lists, tuples, str, int, float, bool and None,
-//! written as `json.dumps(..., ensure_ascii=False, allow_nan=False)` would.
+//! written as `json.dumps(..., ensure_ascii=False, allow_nan=False)` would;
+//! any other object by its fields (`exlab_cache._records.fields_of`).
 
 use std::fmt::Write;
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::PyTypeInfo;
 
@@ -53,11 +55,30 @@ pub(crate) fn write_value(
     } else if let Ok(tuple) = value.cast::<PyTuple>() {
         write_items(out, tuple.iter(), depth)
     } else {
-        Err(format!(
-            "Object of type {} is not JSON serializable",
-            type_name(value)
-        ))
+        // A mapping, dataclass, msgspec struct or enum, at any depth (a
+        // struct's list of structs): by its fields, as msgspec writes it.
+        let fields = fields_of(value).map_err(|e| e.to_string())?;
+        if fields.is(value) {
+            return Err(format!(
+                "Object of type {} is not JSON serializable",
+                type_name(value)
+            ));
+        }
+        write_value(out, &fields, depth + 1)
     }
+}
+
+/// `exlab_cache._records.fields_of(value)`: the value's fields as a dict,
+/// or the value itself when it has none.
+fn fields_of<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    static FIELDS_OF: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let py = value.py();
+    let fields_of = FIELDS_OF.get_or_try_init(py, || {
+        py.import("exlab_cache._records")?
+            .getattr("fields_of")
+            .map(Bound::unbind)
+    })?;
+    fields_of.bind(py).call1((value,))
 }
 
 fn write_items<'py>(

@@ -12,6 +12,10 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+/// From here on an integral f64 may be an integer serde_json could not
+/// hold (2^63): parsed by `json.loads` instead.
+const BEYOND_64_BITS: f64 = (1u64 << 63) as f64;
+
 /// A JSON value as the Python object `json.loads` would give (dicts keep
 /// the document's key order).
 pub(crate) fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -114,7 +118,7 @@ pub(crate) fn equipment_written<'py>(
 
 /// A document the policy wrote (compact JSON) as a dict in file order;
 /// `json.loads` takes what serde_json refuses (nesting past its limit,
-/// lone surrogates).
+/// lone surrogates) or would round (integers beyond 64 bits).
 pub(crate) fn document<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     match parse(text, AnyValue(py)) {
         Ok(value) => Ok(value),
@@ -175,6 +179,11 @@ impl<'de, 'py> Visitor<'de> for AnyValue<'py> {
         Ok(PyInt::new(self.0, v).into_any())
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // serde_json gives an integer past 64 bits as a rounded f64: such
+        // a document goes to json.loads, which keeps the int exact.
+        if v.fract() == 0.0 && v.abs() >= BEYOND_64_BITS {
+            return Err(E::custom("an integer beyond 64 bits"));
+        }
         Ok(PyFloat::new(self.0, v).into_any())
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {

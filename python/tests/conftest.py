@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh root per test, the package's sync and async
-caches behind one calling convention, and the Python original's path."""
+caches behind one calling convention, the Python original's path, and
+exlab_cache.compat with the app's package hidden or stood in for."""
 from __future__ import annotations
 
 import asyncio
@@ -7,6 +8,7 @@ import json
 import os
 import re
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +130,97 @@ def original() -> Any:
     except ImportError as e:  # it needs Python 3.11 (datetime.UTC)
         pytest.skip(f"the Python original does not import here: {e}")
     return equipment_module
+
+
+# --- the drop-ins of exlab_cache.compat ------------------------------------
+
+
+class _HideTheApp:
+    """A meta-path finder for which the app's package does not exist."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "exlab_wizard" or name.startswith("exlab_wizard."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def _forget_the_app(monkeypatch: Any) -> None:
+    for name in list(sys.modules):
+        if name == "exlab_wizard" or name.startswith("exlab_wizard."):
+            monkeypatch.delitem(sys.modules, name)
+
+
+@pytest.fixture
+def compat(root: Path, monkeypatch: Any) -> Any:
+    """exlab_cache.compat serving `root`, with the app's package out of
+    reach (the mirror structs and our exceptions are used)."""
+    pytest.importorskip("msgspec")
+    import exlab_cache.compat
+
+    _forget_the_app(monkeypatch)
+    monkeypatch.setattr(sys, "meta_path", [_HideTheApp(), *sys.meta_path])
+    exlab_cache.compat.configure(root)
+    yield exlab_cache.compat
+    exlab_cache.compat.configure()
+
+
+FAKE_SCHEMAS = '''
+"""Stand-ins for the app's structs: ours, under the app's module name."""
+from exlab_cache.compat import schemas
+
+
+class EquipmentJson(schemas.EquipmentJson):
+    pass
+
+
+class TestRunsJson(schemas.TestRunsJson):
+    pass
+
+
+class CreationJson(schemas.CreationJson):
+    pass
+
+
+class IngestJson(schemas.IngestJson):
+    pass
+'''
+
+FAKE_ERRORS = '''
+"""A stand-in for the app's exception of a schema mismatch."""
+
+
+class SchemaMajorMismatchError(Exception):
+    def __init__(self, expected_major, found):
+        super().__init__(f"{expected_major} / {found}")
+        self.expected_major = expected_major
+        self.found = found
+'''
+
+
+@pytest.fixture
+def fake_app(root: Path, tmp_path: Path, monkeypatch: Any) -> Any:
+    """A minimal `exlab_wizard` package on sys.path (api.schemas, errors),
+    and exlab_cache.compat serving `root`."""
+    pytest.importorskip("msgspec")
+    import exlab_cache.compat
+
+    site = tmp_path / "fake-app"
+    package = site / "exlab_wizard"
+    (package / "api").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "api" / "__init__.py").write_text("")
+    (package / "api" / "schemas.py").write_text(FAKE_SCHEMAS)
+    (package / "errors.py").write_text(FAKE_ERRORS)
+    _forget_the_app(monkeypatch)
+    monkeypatch.syspath_prepend(str(site))
+    exlab_cache.compat.configure(root)
+    import exlab_wizard.api.schemas
+    import exlab_wizard.errors
+
+    yield types.SimpleNamespace(schemas=exlab_wizard.api.schemas, errors=exlab_wizard.errors)
+    exlab_cache.compat.configure()
+    # The stand-ins leave with the test (monkeypatch then puts back any
+    # real app modules it took out).
+    for name in list(sys.modules):
+        if name == "exlab_wizard" or name.startswith("exlab_wizard."):
+            del sys.modules[name]

@@ -1,6 +1,6 @@
 """The original ``EquipmentCacheWriter``'s behaviour as its app relies on
-it, run against the original itself and against the adapter over this
-package (tests/adapter.py). The one deliberate difference (the original
+it, run against the original itself, the adapter over this package
+(tests/adapter.py) and the package's drop-in (exlab_cache.compat.equipment). The one deliberate difference (the original
 overwrites a file of another schema major; the policy refuses) is tested
 in test_spec.py, not here."""
 from __future__ import annotations
@@ -19,10 +19,18 @@ TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 OLD = "2020-01-01T00:00:00Z"
 
 
-@pytest.fixture(params=["original", "adapter"])
+@pytest.fixture(params=["original", "adapter", "compat"])
 def writer(request, original):
     if request.param == "original":
         return original.EquipmentCacheWriter()
+    if request.param == "compat":
+        # The package's drop-in, the original's package importable: its
+        # structs and exceptions come back (root "/": the paths are absolute).
+        import exlab_cache.compat
+        from exlab_cache.compat import equipment
+
+        exlab_cache.compat.configure()
+        return equipment.EquipmentCacheWriter()
     import adapter
 
     return adapter.EquipmentCacheWriter()
