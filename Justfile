@@ -31,7 +31,7 @@ test: test-rust test-python
 test-rust: python-tools
     cargo test --release --locked --workspace
 
-# The Python package's wheel (abi3, CPython 3.9+) into target/wheels. Built
+# The Python package's wheel (abi3, CPython 3.10+) into target/wheels. Built
 # with the release profile, like `cargo test --release`: wasmtime is reused.
 wheel: python-tools
     rm -f target/wheels/exlab_cache-*.whl
