@@ -54,3 +54,17 @@ def test_limits_are_settable(root):
     assert (c.time_limit, c.memory_limit) == (1.5, 32 << 20)
     with pytest.raises(ValueError):
         exlab_cache.Cache(root, time_limit=-1)
+
+
+def test_a_policy_built_for_1_0_serves_the_1_0_files_but_no_kinds(root):
+    # The real policy built for the frozen exlab:cache@1.0.0 world.
+    old = exlab_cache.Cache(root, policy=fixture("policy-v1-0"))
+    assert old.policy_info()["interface"] == "exlab:cache@1.0.0"
+    assert old.write_equipment(EQUIPMENT, equipment())["id"] == "CONFOCAL_01"
+    with pytest.raises(PolicyError) as caught:
+        old.kinds()
+    assert "exlab:cache@1.0.0" in caught.value.message
+    assert exlab_cache.INTERFACE in caught.value.message
+    with pytest.raises(PolicyError):
+        old.read_creation("P/.exlab-wizard/creation.json")
+    assert not (root / "P").exists()
