@@ -23,6 +23,7 @@
 //! them as JSON while `1e400` is refused would make one infinity a file and
 //! the other a corrupt one.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -30,21 +31,42 @@ use std::ops::Range;
 #[derive(Debug)]
 pub struct Document<'a> {
     stored: &'a str,
-    compact: String,
+    /// Borrowed when the stored text is already compact (as every file
+    /// this policy writes is): no copy.
+    compact: Cow<'a, str>,
     /// The members of a top-level object in file order; `None` for any
     /// other value. A repeated key keeps its first place and its last
     /// value, as Python's `json.loads` does.
     members: Option<Vec<Slots>>,
+    /// No string has an escape, no number a fraction, an exponent or more
+    /// than [`PLAIN_DIGITS`] digits, and no nesting is deeper than
+    /// [`PLAIN_DEPTH`]: text that `serde_json` reads exactly as this scan
+    /// does (see [`Document::is_plain`]).
+    plain: bool,
 }
+
+/// The most digits of a number in a plain document: any such integer is
+/// exact in both an `i64` and a double.
+const PLAIN_DIGITS: usize = 15;
+
+/// The deepest nesting of a plain document, well within `serde_json`'s
+/// recursion limit (128).
+const PLAIN_DEPTH: usize = 64;
 
 /// Where one member is: in the compact text, and its value as stored.
 #[derive(Debug)]
 struct Slots {
-    name: String,
+    /// The key, decoded, when it has escapes; else (`None`) it is the key's
+    /// text between its quotes.
+    name: Option<String>,
     key: Range<usize>,
     value: Range<usize>,
     stored: Range<usize>,
 }
+
+/// Objects with more members than this find repeated keys through a hash
+/// index; smaller ones (every record) by comparing with each member.
+const LINEAR_MEMBERS: usize = 16;
 
 /// One member of a stored object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +94,15 @@ impl<'a> Document<'a> {
     }
 
     pub fn into_compact(self) -> String {
-        self.compact
+        self.compact.into_owned()
+    }
+
+    /// Whether `serde_json` reads this text as this scan does, value for
+    /// value: no escapes (so no lone surrogates, and a string's text is its
+    /// value), no number that a double could round differently (so none
+    /// out of range), and no nesting near its recursion limit.
+    pub fn is_plain(&self) -> bool {
+        self.plain
     }
 
     pub fn is_object(&self) -> bool {
@@ -81,17 +111,30 @@ impl<'a> Document<'a> {
 
     /// The members of a top-level object, in file order (none otherwise).
     pub fn members(&self) -> impl Iterator<Item = Member<'_>> {
-        self.members.iter().flatten().map(|s| Member {
-            name: &s.name,
-            key: &self.compact[s.key.clone()],
-            value: &self.compact[s.value.clone()],
-            stored: &self.stored[s.stored.clone()],
-        })
+        self.members.iter().flatten().map(|s| self.member(s))
     }
 
     /// The top-level member called `name`.
     pub fn get(&self, name: &str) -> Option<Member<'_>> {
-        self.members().find(|m| m.name == name)
+        let slots = self.members.as_ref()?;
+        let found = slots.iter().find(|s| self.name(s) == name)?;
+        Some(self.member(found))
+    }
+
+    fn name<'d>(&'d self, slots: &'d Slots) -> &'d str {
+        match &slots.name {
+            Some(name) => name,
+            None => &self.compact[slots.key.start + 1..slots.key.end - 1],
+        }
+    }
+
+    fn member<'d>(&'d self, slots: &'d Slots) -> Member<'d> {
+        Member {
+            name: self.name(slots),
+            key: &self.compact[slots.key.clone()],
+            value: &self.compact[slots.value.clone()],
+            stored: &self.stored[slots.stored.clone()],
+        }
     }
 }
 
@@ -147,6 +190,74 @@ fn utf16_units(literal: &str) -> Vec<u16> {
     units
 }
 
+/// How many bytes of `bytes` a string literal can hold as they are: up to
+/// the first `"`, `\\` or control character. Eight bytes at a time (wasm
+/// has 64-bit integers, not the vector instructions a byte loop would
+/// get natively).
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte of `word` that is zero sets its high bit here (exactly the
+    // first one; later ones may be false alarms, found by the byte loop).
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let special = zero_byte(word ^ (ONES * u64::from(b'"')))
+            | zero_byte(word ^ (ONES * u64::from(b'\\')))
+            // Bytes under 0x20: `word - 0x20..` borrows into their high bit
+            // (ASCII bytes only; a byte of 0x80 or more is never special).
+            | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS);
+        if special != 0 {
+            break;
+        }
+        at += 8;
+    }
+    at + bytes[at..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(bytes.len() - at)
+}
+
+/// Appends `value` as a JSON string literal, escaped exactly as
+/// `serde_json` escapes it: `"`, `\\` and the control characters, the
+/// common ones by their short escapes, the others as `\u00xx`.
+pub fn push_string(out: &mut String, value: &str) {
+    out.push('"');
+    if plain_run(value.as_bytes()) == value.len() {
+        out.push_str(value);
+        out.push('"');
+        return;
+    }
+    let mut start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        let short = match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'\n' => 'n',
+            b'\r' => 'r',
+            b'\t' => 't',
+            0x08 => 'b',
+            0x0c => 'f',
+            0..=0x1f => 'u',
+            _ => continue,
+        };
+        // An ASCII byte: always a character boundary.
+        out.push_str(&value[start..i]);
+        out.push('\\');
+        out.push(short);
+        if short == 'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("00");
+            out.push(HEX[usize::from(b >> 4)].into());
+            out.push(HEX[usize::from(b & 0xf)].into());
+        }
+        start = i + 1;
+    }
+    out.push_str(&value[start..]);
+    out.push('"');
+}
+
 /// The bracket that closes `open`.
 fn closing(open: u8) -> u8 {
     if open == b'[' {
@@ -160,13 +271,18 @@ fn closing(open: u8) -> u8 {
 struct Scanner<'a> {
     text: &'a str,
     at: usize,
-    out: String,
+    /// The compact text so far; `None` while it is `text[..out_len]` (no
+    /// whitespace skipped yet), which is never copied.
+    out: Option<String>,
+    out_len: usize,
     /// The open arrays and objects, innermost last: `[` or `{`.
     open: Vec<u8>,
     members: Option<Vec<Slots>>,
+    /// The members' places by key, once there are more than [`LINEAR_MEMBERS`].
     index: HashMap<Vec<u16>, usize>,
     /// The top-level member whose value is being scanned.
     pending: Option<Slots>,
+    plain: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -174,11 +290,21 @@ impl<'a> Scanner<'a> {
         Scanner {
             text,
             at: 0,
-            out: String::with_capacity(text.len()),
+            out: None,
+            out_len: 0,
             open: Vec::new(),
             members: None,
             index: HashMap::new(),
             pending: None,
+            plain: true,
+        }
+    }
+
+    /// The compact text written so far.
+    fn out(&self) -> &str {
+        match &self.out {
+            Some(out) => out,
+            None => &self.text[..self.out_len],
         }
     }
 
@@ -201,10 +327,15 @@ impl<'a> Scanner<'a> {
                     if self.at < self.text.len() {
                         return Err(self.error("trailing characters after the value"));
                     }
+                    let compact = match self.out {
+                        Some(out) => Cow::Owned(out),
+                        None => Cow::Borrowed(&self.text[..self.out_len]),
+                    };
                     return Ok(Document {
                         stored: self.text,
-                        compact: self.out,
+                        compact,
                         members: self.members,
+                        plain: self.plain,
                     });
                 };
                 match self.peek() {
@@ -234,6 +365,7 @@ impl<'a> Scanner<'a> {
             Some(open @ (b'[' | b'{')) => {
                 self.emit(1);
                 self.open.push(open);
+                self.plain &= self.open.len() <= PLAIN_DEPTH;
                 self.skip_whitespace();
                 if self.peek() == Some(closing(open)) {
                     return Ok(false); // empty: `run` closes it
@@ -258,7 +390,7 @@ impl<'a> Scanner<'a> {
         if self.peek() != Some(b'"') {
             return Err(self.error("expected a string key"));
         }
-        let key = self.string()?;
+        let (key, escaped) = self.string()?;
         self.skip_whitespace();
         if self.peek() != Some(b':') {
             return Err(self.error("expected `:` after the key"));
@@ -267,9 +399,9 @@ impl<'a> Scanner<'a> {
         if self.open.len() == 1 {
             self.skip_whitespace();
             self.pending = Some(Slots {
-                name: string_value(&self.out[key.clone()]),
+                name: escaped.then(|| string_value(&self.out()[key.clone()])),
                 key,
-                value: self.out.len()..self.out.len(),
+                value: self.out_len..self.out_len,
                 stored: self.at..self.at,
             });
         }
@@ -279,21 +411,47 @@ impl<'a> Scanner<'a> {
     /// Records the top-level member whose value just ended.
     fn finish_member(&mut self) {
         let stored_end = self.stored_end();
-        let (Some(mut slots), Some(members)) = (self.pending.take(), self.members.as_mut()) else {
+        let Some(mut slots) = self.pending.take() else {
             return;
         };
-        slots.value.end = self.out.len();
+        slots.value.end = self.out_len;
         slots.stored.end = stored_end;
-        let identity = utf16_units(&self.out[slots.key.clone()]);
-        match self.index.get(&identity) {
-            Some(&i) => {
+        let out = match &self.out {
+            Some(out) => out.as_str(),
+            None => &self.text[..self.out_len],
+        };
+        let Some(members) = self.members.as_mut() else {
+            return;
+        };
+        let key = &out[slots.key.clone()];
+        let repeated = if members.len() < LINEAR_MEMBERS {
+            // Keys without escapes (`name` is `None`) are the same key when
+            // they are the same text.
+            members.iter().position(|m| match (&m.name, &slots.name) {
+                (None, None) => out[m.key.clone()] == *key,
+                _ => utf16_units(&out[m.key.clone()]) == utf16_units(key),
+            })
+        } else {
+            if self.index.is_empty() {
+                for (i, m) in members.iter().enumerate() {
+                    self.index
+                        .entry(utf16_units(&out[m.key.clone()]))
+                        .or_insert(i);
+                }
+            }
+            let identity = utf16_units(key);
+            let found = self.index.get(&identity).copied();
+            if found.is_none() {
+                self.index.insert(identity, members.len());
+            }
+            found
+        };
+        match repeated {
+            Some(i) => {
                 members[i].value = slots.value;
                 members[i].stored = slots.stored;
             }
-            None => {
-                self.index.insert(identity, members.len());
-                members.push(slots);
-            }
+            None => members.push(slots),
         }
     }
 
@@ -304,16 +462,21 @@ impl<'a> Scanner<'a> {
             .len()
     }
 
-    /// A string literal, copied as written; its range in the output.
-    fn string(&mut self) -> Result<Range<usize>, String> {
+    /// A string literal, copied as written; its range in the output, and
+    /// whether it has escapes.
+    fn string(&mut self) -> Result<(Range<usize>, bool), String> {
         let start = self.at;
         let bytes = self.text.as_bytes();
         let mut i = start + 1;
+        let mut escaped = false;
         loop {
+            // The plain run first: most of a string needs no look.
+            i += plain_run(&bytes[i.min(bytes.len())..]);
             match bytes.get(i) {
                 None => return Err(self.error_at(i, "unterminated string")),
                 Some(b'"') => break,
                 Some(b'\\') => {
+                    escaped = true;
                     let valid = match bytes.get(i + 1) {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => 2,
                         Some(b'u')
@@ -333,9 +496,10 @@ impl<'a> Scanner<'a> {
                 Some(_) => i += 1,
             }
         }
-        let out_start = self.out.len();
+        self.plain &= !escaped;
+        let out_start = self.out_len;
         self.emit(i + 1 - start);
-        Ok(out_start..self.out.len())
+        Ok((out_start..self.out_len, escaped))
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, within a double's range.
@@ -373,6 +537,7 @@ impl<'a> Scanner<'a> {
             }
         }
         let text = &self.text[start..i];
+        self.plain &= i - int_start <= PLAIN_DIGITS && !text.contains(['.', 'e', 'E']);
         if !text.parse::<f64>().is_ok_and(f64::is_finite) {
             return Err(self.error_at(start, "number outside the range of a double"));
         }
@@ -393,14 +558,32 @@ impl<'a> Scanner<'a> {
     }
 
     fn skip_whitespace(&mut self) {
-        let rest = &self.text[self.at..];
-        self.at += rest.len() - rest.trim_start_matches([' ', '\t', '\n', '\r']).len();
+        // Compact text (every file this policy writes) has none.
+        if !matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            return;
+        }
+        let rest = &self.text.as_bytes()[self.at..];
+        let skipped = rest
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .unwrap_or(rest.len());
+        // The output stops being a prefix of the text once whitespace inside
+        // it is skipped (whitespace at the very end changes nothing).
+        if skipped > 0 && self.out.is_none() && self.at + skipped < self.text.len() {
+            let mut out = String::with_capacity(self.text.len());
+            out.push_str(&self.text[..self.out_len]);
+            self.out = Some(out);
+        }
+        self.at += skipped;
     }
 
     /// Copies the next `len` bytes of the stored text to the output.
     fn emit(&mut self, len: usize) {
-        self.out.push_str(&self.text[self.at..self.at + len]);
+        if let Some(out) = &mut self.out {
+            out.push_str(&self.text[self.at..self.at + len]);
+        }
         self.at += len;
+        self.out_len += len;
     }
 
     fn error(&self, what: &str) -> String {
@@ -413,5 +596,117 @@ impl<'a> Scanner<'a> {
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
         format!("{what} at line {line} column {column}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compact_text_is_not_copied_and_whitespace_is_removed_where_it_stands() {
+        let compact = r#"{"a":[1,{"b":"c d"}],"e":null}"#;
+        let doc = Document::scan(compact.as_bytes()).unwrap();
+        assert!(matches!(doc.compact, Cow::Borrowed(_)));
+        assert_eq!(doc.compact(), compact);
+        // Whitespace at the very end only: still the stored text's prefix.
+        let doc = Document::scan(b"[1,2] \n").unwrap();
+        assert!(matches!(doc.compact, Cow::Borrowed("[1,2]")));
+        let spaced = " {\"a\" : [ 1 , {\"b\":\"c d\"} ],\n\"e\":null } ";
+        let doc = Document::scan(spaced.as_bytes()).unwrap();
+        assert_eq!(doc.compact(), compact);
+        let members: Vec<_> = doc.members().map(|m| (m.name, m.key, m.value)).collect();
+        assert_eq!(
+            members,
+            [
+                ("a", r#""a""#, r#"[1,{"b":"c d"}]"#),
+                ("e", r#""e""#, "null")
+            ]
+        );
+        assert_eq!(doc.get("a").unwrap().stored, r#"[ 1 , {"b":"c d"} ]"#);
+    }
+
+    #[test]
+    fn repeated_keys_keep_the_first_place_and_the_last_value_in_small_and_large_objects() {
+        for count in [3, LINEAR_MEMBERS - 1, LINEAR_MEMBERS, 40] {
+            let mut text = String::from("{");
+            for i in 0..count {
+                text.push_str(&format!(r#""k{i}":{i},"#));
+            }
+            // Repeats of the first and the last key, one spelt with escapes.
+            let last = count - 1;
+            text.push_str(&format!(
+                r#""\u006b0":"x","k{last}":"y","\ud800":1,"\uD800":2}}"#
+            ));
+            let doc = Document::scan(text.as_bytes()).unwrap();
+            let members: Vec<_> = doc.members().collect();
+            assert_eq!(members.len(), count + 1, "{count}");
+            assert_eq!((members[0].name, members[0].value), ("k0", r#""x""#));
+            assert_eq!(members[last].value, r#""y""#);
+            assert_eq!(members[count].key, r#""\ud800""#);
+            assert_eq!(members[count].name, "\u{FFFD}");
+            assert_eq!(members[count].value, "2");
+        }
+    }
+
+    #[test]
+    fn the_plain_run_stops_at_the_first_quote_backslash_or_control_byte() {
+        let naive = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(bytes.len())
+        };
+        for filler in [b'a', b' ', 0x21, 0x7f, 0x80, 0xc3, 0xff] {
+            for len in 0..20 {
+                let mut bytes = vec![filler; len];
+                assert_eq!(plain_run(&bytes), len);
+                for at in 0..len {
+                    for special in (0..0x20).chain([b'"', b'\\']) {
+                        bytes[at] = special;
+                        assert_eq!(plain_run(&bytes), naive(&bytes), "{bytes:?}");
+                        bytes[at] = filler;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut every = String::new();
+        for c in (0..0x800)
+            .chain([0x2028, 0xFFFF, 0x10FFFF])
+            .filter_map(char::from_u32)
+        {
+            every.push(c);
+            let mut out = String::new();
+            push_string(&mut out, c.encode_utf8(&mut [0; 4]));
+            assert_eq!(out, serde_json::to_string(&c.to_string()).unwrap());
+        }
+        let mut out = String::new();
+        push_string(&mut out, &every);
+        assert_eq!(out, serde_json::to_string(&every).unwrap());
+    }
+
+    #[test]
+    fn plain_means_no_escape_no_fraction_no_long_number_and_shallow() {
+        let plain = |text: &str| Document::scan(text.as_bytes()).unwrap().is_plain();
+        assert!(plain(
+            r#"{"a":"b","n":-123456789012345,"t":[true,null,{}]}"#
+        ));
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(plain(&deep(PLAIN_DEPTH)));
+        assert!(!plain(&deep(PLAIN_DEPTH + 1)));
+        for not_plain in [
+            r#"["\n"]"#,
+            r#"{"\u0061":1}"#,
+            "[1.0]",
+            "[1e2]",
+            "[1E2]",
+            "[1234567890123456]",
+        ] {
+            assert!(!plain(not_plain), "{not_plain}");
+        }
     }
 }

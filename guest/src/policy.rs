@@ -80,7 +80,7 @@ pub fn write_equipment<E: Env>(
         ("configured_local_root", &record.configured_local_root),
         ("configured_nas_root", &record.configured_nas_root),
     ];
-    check_fits(&records::to_compact_json(&record.to_map()), &caller_fields)?;
+    check_fits(|| record.to_json(), &caller_fields)?;
     let file = env.lock(path)?;
     let existing = match file.read()? {
         None => None,
@@ -117,7 +117,7 @@ pub fn write_equipment<E: Env>(
     };
     record.last_modified_at = now;
     // Unknown fields follow the known ones, as stored (never re-encoded).
-    let document = records::to_compact_json_with(&record.to_map(), &unknown);
+    let document = record.to_json_with(&unknown);
     if document.len() > records::DOCUMENT_LIMIT {
         // The caller's fields fit: what is kept from the file makes it too big.
         return Err(Error::invalid(
@@ -138,11 +138,21 @@ pub fn write_equipment<E: Env>(
 /// the size check before the lock, when the clock is not yet read.
 const STAMP_SIZED: &str = "0000-00-00T00:00:00Z";
 
+/// Most bytes of a record's document besides the caller's fields: keys,
+/// punctuation, the schema version, the stamps and `run_kind`.
+const DOCUMENT_BESIDES_FIELDS: usize = 1024;
+
 /// Refuses, before the lock, a document that could not be read back: over
 /// [`records::DOCUMENT_LIMIT`], it names the longest of the caller's
 /// `fields` (by its size in the document; of equal ones, the first in file
-/// order, as for any other invalid input).
-fn check_fits(document: &str, fields: &[(&str, &String)]) -> Result<(), Error> {
+/// order, as for any other invalid input). The `document` is built only
+/// when the fields could make it too long: a byte is at most six as JSON.
+fn check_fits(document: impl FnOnce() -> String, fields: &[(&str, &String)]) -> Result<(), Error> {
+    let at_most: usize = fields.iter().map(|(_, value)| 6 * value.len()).sum();
+    if at_most + DOCUMENT_BESIDES_FIELDS <= records::DOCUMENT_LIMIT {
+        return Ok(());
+    }
+    let document = document();
     if document.len() <= records::DOCUMENT_LIMIT {
         return Ok(());
     }
@@ -198,7 +208,7 @@ pub fn write_marker<E: Env>(
         ("project", &marker.project),
         ("equipment", &marker.equipment),
     ];
-    check_fits(&records::to_compact_json(&marker.to_map()), &caller_fields)?;
+    check_fits(|| marker.to_json(), &caller_fields)?;
     let file = env.lock(path)?;
     if let Some(bytes) = file.read()? {
         // As on disk, but for insignificant whitespace: keys in file order,
@@ -221,7 +231,7 @@ pub fn write_marker<E: Env>(
     if input.created_at.is_none() {
         marker.created_at = time::format_utc(env.now());
     }
-    let document = records::to_compact_json(&marker.to_map());
+    let document = marker.to_json();
     file.replace(document.as_bytes())?;
     Ok(MarkerWritten {
         written: true,

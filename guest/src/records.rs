@@ -55,6 +55,18 @@ impl Equipment {
     pub fn to_map(&self) -> Map<String, Value> {
         to_map(&Self::FIELDS, &self.values())
     }
+
+    /// The record as compact JSON: `to_compact_json(&self.to_map())`,
+    /// written directly.
+    pub fn to_json(&self) -> String {
+        self.to_json_with(&[])
+    }
+
+    /// The record, then the `kept` fields as their JSON text:
+    /// `to_compact_json_with(&self.to_map(), kept)`, written directly.
+    pub fn to_json_with(&self, kept: &[KeptField]) -> String {
+        object_json(&Self::FIELDS, &self.values(), kept)
+    }
 }
 
 /// Which write-once marker.
@@ -100,15 +112,24 @@ impl Marker {
         "equipment",
     ];
 
-    pub fn to_map(&self) -> Map<String, Value> {
-        let values = [
+    fn values(&self) -> [&String; 5] {
+        [
             &self.schema_version,
             &self.run_kind,
             &self.created_at,
             &self.project,
             &self.equipment,
-        ];
-        to_map(&Self::FIELDS, &values)
+        ]
+    }
+
+    pub fn to_map(&self) -> Map<String, Value> {
+        to_map(&Self::FIELDS, &self.values())
+    }
+
+    /// The marker as compact JSON: `to_compact_json(&self.to_map())`,
+    /// written directly.
+    pub fn to_json(&self) -> String {
+        object_json(&Self::FIELDS, &self.values(), &[])
     }
 }
 
@@ -118,6 +139,37 @@ fn to_map(fields: &[&str], values: &[&String]) -> Map<String, Value> {
         .zip(values)
         .map(|(k, v)| ((*k).to_owned(), Value::String((*v).clone())))
         .collect()
+}
+
+/// Compact JSON of string `fields` with their `values`, then the `kept`
+/// fields: the bytes `serde_json` writes for the same map, without building
+/// one (a record is written on every write).
+fn object_json(fields: &[&str], values: &[&String], kept: &[KeptField]) -> String {
+    let size = values.iter().map(|v| v.len() + 24).sum::<usize>()
+        + kept
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>();
+    let mut out = String::with_capacity(size);
+    out.push('{');
+    for (field, value) in fields.iter().zip(values) {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        json::push_string(&mut out, field);
+        out.push(':');
+        json::push_string(&mut out, value);
+    }
+    for (key, text) in kept {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(key);
+        out.push(':');
+        out.push_str(text);
+    }
+    out.push('}');
+    out
 }
 
 /// Compact JSON (no spaces, no trailing newline), keys in insertion order.
@@ -291,11 +343,57 @@ pub struct MarkerInput {
     pub equipment: String,
 }
 
+/// The caller's JSON object, as `serde_json` reads it. Most input is read
+/// by the policy's own scan, which reads plain text (no escapes, no
+/// fractions, little nesting: [`Document::is_plain`]) value for value as
+/// `serde_json` does, without building a map; anything else, and every
+/// refusal, goes through `serde_json`, whose messages the errors quote.
+enum InputObject<'a> {
+    Scanned(Document<'a>),
+    Parsed(Map<String, Value>),
+}
+
+/// A member of the input, as far as validation looks at it.
+enum InputValue<'a> {
+    Null,
+    Str(&'a str),
+    /// Anything else, by its type's name ([`type_name`]).
+    Other(&'static str),
+}
+
+impl InputObject<'_> {
+    fn get(&self, field: &str) -> Option<InputValue<'_>> {
+        match self {
+            InputObject::Scanned(doc) => doc.get(field).map(|m| match m.value.as_bytes()[0] {
+                b'n' => InputValue::Null,
+                // No escapes in a plain document: the text is the string.
+                b'"' => InputValue::Str(&m.value[1..m.value.len() - 1]),
+                _ => InputValue::Other(json::type_name(m.value)),
+            }),
+            InputObject::Parsed(map) => map.get(field).map(|v| match v {
+                Value::Null => InputValue::Null,
+                Value::String(s) => InputValue::Str(s),
+                other => InputValue::Other(type_name(other)),
+            }),
+        }
+    }
+}
+
 /// The caller's JSON object. Input that is not JSON, or not an object, is a
 /// validation error of the whole document (`decode_error` is for disk only).
-fn input_object(input_json: &str) -> Result<Map<String, Value>, Error> {
+fn input_object(input_json: &str) -> Result<InputObject<'_>, Error> {
+    if let Ok(doc) = Document::scan(input_json.as_bytes()) {
+        if doc.is_object() && doc.is_plain() {
+            return Ok(InputObject::Scanned(doc));
+        }
+    }
+    parsed_input_object(input_json)
+}
+
+/// The caller's JSON object as `serde_json` parses it.
+fn parsed_input_object(input_json: &str) -> Result<InputObject<'static>, Error> {
     match serde_json::from_str(input_json) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Object(map)) => Ok(InputObject::Parsed(map)),
         Ok(other) => Err(Error::invalid(
             None,
             format!("input must be a JSON object, found {}", type_name(&other)),
@@ -305,10 +403,11 @@ fn input_object(input_json: &str) -> Result<Map<String, Value>, Error> {
 }
 
 /// A required string field of the input.
-fn input_string(map: &Map<String, Value>, field: &str) -> Result<String, Error> {
-    match map.get(field) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(not_a_string(field, type_name(other))),
+fn input_string(input: &InputObject, field: &str) -> Result<String, Error> {
+    match input.get(field) {
+        Some(InputValue::Str(s)) => Ok(s.to_owned()),
+        Some(InputValue::Null) => Err(not_a_string(field, "null")),
+        Some(InputValue::Other(found)) => Err(not_a_string(field, found)),
         None => Err(missing(field)),
     }
 }
@@ -317,14 +416,17 @@ fn input_string(map: &Map<String, Value>, field: &str) -> Result<String, Error> 
 /// `configured_nas_root` (strings); timestamps, `schema_version` and unknown
 /// keys are ignored.
 pub fn parse_equipment_input(input_json: &str) -> Result<EquipmentInput, Error> {
-    let map = input_object(input_json)?;
-    let id = input_string(&map, "id")?;
+    equipment_input(&input_object(input_json)?)
+}
+
+fn equipment_input(input: &InputObject) -> Result<EquipmentInput, Error> {
+    let id = input_string(input, "id")?;
     check_equipment_id("id", &id)?;
     Ok(EquipmentInput {
         id,
-        label: input_string(&map, "label")?,
-        configured_local_root: input_string(&map, "configured_local_root")?,
-        configured_nas_root: input_string(&map, "configured_nas_root")?,
+        label: input_string(input, "label")?,
+        configured_local_root: input_string(input, "configured_local_root")?,
+        configured_nas_root: input_string(input, "configured_nas_root")?,
     })
 }
 
@@ -332,37 +434,40 @@ pub fn parse_equipment_input(input_json: &str) -> Result<EquipmentInput, Error> 
 /// marker type's), `created_at` (absent/null, or a real time), `project`
 /// (a safe path segment), `equipment` (an equipment id).
 pub fn parse_marker_input(kind: MarkerKind, input_json: &str) -> Result<MarkerInput, Error> {
-    let map = input_object(input_json)?;
-    match map.get("run_kind") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) if s == kind.run_kind() => {}
-        Some(Value::String(s)) => return Err(wrong_run_kind(kind, s)),
-        Some(other) => {
+    marker_input(kind, &input_object(input_json)?)
+}
+
+fn marker_input(kind: MarkerKind, input: &InputObject) -> Result<MarkerInput, Error> {
+    match input.get("run_kind") {
+        None | Some(InputValue::Null) => {}
+        Some(InputValue::Str(s)) if s == kind.run_kind() => {}
+        Some(InputValue::Str(s)) => return Err(wrong_run_kind(kind, s)),
+        Some(InputValue::Other(found)) => {
             return Err(Error::invalid(
                 Some("run_kind"),
-                format!("run_kind must be a string, found {}", type_name(other)),
+                format!("run_kind must be a string, found {found}"),
             ))
         }
     }
-    let created_at = match map.get("created_at") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if time::is_real_time(s) => Some(s.clone()),
-        Some(Value::String(s)) => {
+    let created_at = match input.get("created_at") {
+        None | Some(InputValue::Null) => None,
+        Some(InputValue::Str(s)) if time::is_real_time(s) => Some(s.to_owned()),
+        Some(InputValue::Str(s)) => {
             return Err(Error::invalid(
                 Some("created_at"),
                 format!("created_at must be a real UTC time YYYY-MM-DDTHH:MM:SSZ, found {s:?}"),
             ))
         }
-        Some(other) => {
+        Some(InputValue::Other(found)) => {
             return Err(Error::invalid(
                 Some("created_at"),
-                format!("created_at must be a string, found {}", type_name(other)),
+                format!("created_at must be a string, found {found}"),
             ))
         }
     };
-    let project = input_string(&map, "project")?;
+    let project = input_string(input, "project")?;
     check_path_segment("project", &project)?;
-    let equipment = input_string(&map, "equipment")?;
+    let equipment = input_string(input, "equipment")?;
     check_equipment_id("equipment", &equipment)?;
     Ok(MarkerInput {
         created_at,
@@ -435,6 +540,142 @@ mod tests {
         match e {
             Error::Validation { field, .. } => field,
             other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    /// Input texts around the scan's fast path: plain ones, and what makes
+    /// text not plain (escapes, lone surrogates, fractions, exponents, long
+    /// numbers, deep nesting), repeated keys and broken text.
+    fn input_texts() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let value = prop::sample::select(vec![
+            r#""CONF_01""#.to_owned(),
+            r#""P""#.to_owned(),
+            r#""experimental""#.to_owned(),
+            r#""test""#.to_owned(),
+            r#""2026-04-17T14:00:00Z""#.to_owned(),
+            r#""2026-02-30T14:00:00Z""#.to_owned(),
+            r#""a b\u00e9""#.to_owned(),
+            r#""\u0041""#.to_owned(),
+            r#""\ud800""#.to_owned(),
+            r#""tab\there""#.to_owned(),
+            "\"raw\u{7f}\u{e9}\u{2028}\"".to_owned(),
+            r#""..""#.to_owned(),
+            r#""""#.to_owned(),
+            "1".to_owned(),
+            "-0".to_owned(),
+            "1.5".to_owned(),
+            "1e400".to_owned(),
+            "123456789012345678901234567890".to_owned(),
+            "true".to_owned(),
+            "null".to_owned(),
+            "[]".to_owned(),
+            r#"{"a":[1,{"b":null}]}"#.to_owned(),
+            deep(63),
+            deep(64),
+            deep(127),
+            deep(128),
+            deep(200),
+        ]);
+        let key = prop::sample::select(vec![
+            "id",
+            "label",
+            "configured_local_root",
+            "configured_nas_root",
+            "project",
+            "equipment",
+            "created_at",
+            "run_kind",
+            r"\u0069d",
+            "x",
+        ]);
+        let space = prop::sample::select(vec!["", " ", "\n\t "]);
+        let member = (key, space.clone(), value, space.clone())
+            .prop_map(|(k, a, v, b)| format!("{a}\"{k}\"{b}:{a}{v}{b}"));
+        (prop::collection::vec(member, 0..10), space, any::<u8>()).prop_map(
+            |(members, space, cut)| {
+                let text = format!("{space}{{{}}}{space}", members.join(","));
+                // Now and then broken text: cut short.
+                if cut >= 10 {
+                    return text;
+                }
+                let mut end = text.len() * usize::from(cut) / 10;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text[..end].to_owned()
+            },
+        )
+    }
+
+    proptest::proptest! {
+        /// The scan's fast path reads input exactly as serde_json does:
+        /// the same records, the same errors with the same messages.
+        #[test]
+        fn input_is_read_as_serde_json_reads_it(text in input_texts()) {
+            let scanned = input_object(&text);
+            let parsed = parsed_input_object(&text);
+            let equipment = |input: &Result<InputObject, Error>| {
+                input.as_ref().map_err(Clone::clone).and_then(equipment_input)
+            };
+            proptest::prop_assert_eq!(equipment(&scanned), equipment(&parsed));
+            for kind in [MarkerKind::TestRuns, MarkerKind::Runs] {
+                let marker = |input: &Result<InputObject, Error>| {
+                    input.as_ref().map_err(Clone::clone).and_then(|i| marker_input(kind, i))
+                };
+                proptest::prop_assert_eq!(marker(&scanned), marker(&parsed));
+            }
+        }
+    }
+
+    #[test]
+    fn plain_input_takes_the_scan_and_the_rest_serde_json() {
+        let scanned = |text: &str| matches!(input_object(text), Ok(InputObject::Scanned(_)));
+        assert!(scanned(
+            r#"{"id":"A","label":"L","n":12,"o":{"a":[true,null]}}"#
+        ));
+        let deep = format!(r#"{{"deep":{}{}}}"#, "[".repeat(65), "]".repeat(65));
+        for not_plain in [
+            r#"{"id":"\u0041"}"#,
+            r#"{"n":1.5}"#,
+            r#"{"n":1e2}"#,
+            r#"{"n":1234567890123456}"#,
+            &deep,
+            "[1]",
+            "{",
+        ] {
+            assert!(!scanned(not_plain), "{not_plain}");
+        }
+    }
+
+    #[test]
+    fn records_are_written_as_serde_json_writes_their_map() {
+        let every_ascii: String = (0u8..0x80).map(char::from).collect();
+        for value in [every_ascii.as_str(), "é\u{2028}\u{10FFFF}\"\\/", ""] {
+            let record = Equipment {
+                schema_version: "1.0".into(),
+                id: value.into(),
+                label: value.into(),
+                configured_local_root: "r".into(),
+                configured_nas_root: value.into(),
+                first_seen_at: "f".into(),
+                last_modified_at: value.into(),
+            };
+            assert_eq!(record.to_json(), to_compact_json(&record.to_map()));
+            let kept = [(r#""k""#.to_owned(), "[1,{}]".to_owned())];
+            assert_eq!(
+                record.to_json_with(&kept),
+                to_compact_json_with(&record.to_map(), &kept)
+            );
+            let marker = Marker {
+                schema_version: value.into(),
+                run_kind: "test".into(),
+                created_at: value.into(),
+                project: value.into(),
+                equipment: "E".into(),
+            };
+            assert_eq!(marker.to_json(), to_compact_json(&marker.to_map()));
         }
     }
 

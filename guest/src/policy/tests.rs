@@ -281,6 +281,23 @@ fn p3_an_existing_marker_is_returned_without_whitespace_but_otherwise_as_stored(
     assert_eq!(file(&env, MARK), stored);
 }
 
+#[test]
+fn p4_a_label_whose_escapes_take_the_document_over_the_limit_is_refused_before_the_lock() {
+    // 180k bytes as given, six times that as JSON (`\u0001`).
+    let label = "\u{1}".repeat(180_000);
+    let input = serde_json::json!({
+        "id": "CONF_01", "label": label,
+        "configured_local_root": "/data", "configured_nas_root": "//nas/lab",
+    });
+    let env = env();
+    let e = write_equipment(&&env, EQ, &input.to_string()).unwrap_err();
+    assert!(
+        matches!(e, Error::Validation { field: Some(ref f), .. } if f == "label"),
+        "{e:?}"
+    );
+    assert_eq!(env.locks_taken.get(), 0);
+}
+
 /// An equipment input whose document (first write) is `size` bytes.
 fn input_of_document_size(size: usize) -> String {
     let skeleton = write_equipment(&&MemEnv::at(T0), EQ, &input("")).unwrap();
