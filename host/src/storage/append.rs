@@ -32,17 +32,27 @@ impl Root {
         }
         let root = self.dir()?;
         let (parent, name) = self.resolve(path)?;
-        let place = self.place_for_write(root, &parent.join(name), path)?;
-        let mut file = place
-            .folder
-            .open_with(
-                Path::new(&place.name),
-                OpenOptions::new()
-                    .append(true)
-                    .create(true)
-                    .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY),
-            )
-            .map_err(|e| fault("open for appending", path, e))?;
+        let lexical = parent.join(name);
+        let mut appending = OpenOptions::new();
+        appending
+            .append(true)
+            .create(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+        // The common case in one open beneath the root (links inside it
+        // followed, as a write follows them); anything unusual (a missing
+        // folder, an absolute link, a link out) takes the walk, which creates
+        // the folders, follows what may be followed and says what failed.
+        let opened = match root.open_with(&lexical, &appending) {
+            Ok(file) => Ok(file),
+            Err(_) => {
+                let place = self.place_for_write(root, &lexical, path)?;
+                place
+                    .folder
+                    .dir
+                    .open_with(Path::new(&place.name), &appending)
+            }
+        };
+        let mut file = opened.map_err(|e| fault("open for appending", path, e))?;
         let meta = file.metadata().map_err(|e| fault("stat", path, e))?;
         if !meta.is_file() {
             return Err(not_regular(path, meta.file_type()));
@@ -74,6 +84,28 @@ mod tests {
             .unwrap();
         let log = std::fs::read(tmp.path().join("E/.exlab-wizard/wizard.h.log")).unwrap();
         assert_eq!(log, b"one\ntwo\n");
+    }
+
+    #[test]
+    fn an_append_through_a_link_inside_the_root_goes_where_it_leads() {
+        let (tmp, root) = root();
+        let base = tmp.path();
+        std::fs::create_dir(base.join("logs")).unwrap();
+        std::os::unix::fs::symlink("logs/real.log", base.join("rel.log")).unwrap();
+        std::os::unix::fs::symlink(base.join("logs/real.log"), base.join("abs.log")).unwrap();
+        root.append("rel.log", b"one\n").unwrap();
+        root.append("abs.log", b"two\n").unwrap();
+        assert_eq!(
+            std::fs::read(base.join("logs/real.log")).unwrap(),
+            b"one\ntwo\n"
+        );
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path().join("x.log"), base.join("out.log")).unwrap();
+        assert!(matches!(
+            root.append("out.log", b"x\n"),
+            Err(CacheError::AccessDenied(_))
+        ));
+        assert!(!outside.path().join("x.log").exists());
     }
 
     #[test]

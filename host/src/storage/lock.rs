@@ -18,18 +18,20 @@
 
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use fs4::TryLockError;
-use rustix::fs::OFlags;
+use rustix::fs::{FileType, OFlags};
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::faults::inject;
-use super::{fault, CacheError, Faults, WriteStep};
+use super::{fault, CacheError, Faults, Folder, WriteStep};
 
 /// A file held under its exclusive lock; dropping it releases the lock.
 pub struct FileLock {
     pub(super) folder: Dir,
+    /// Whether `folder` is open for reading: listed and fsynced as it is.
+    pub(super) folder_readable: bool,
     pub(super) name: OsString,
     pub(super) path: String,
     pub(super) lock_file: std::fs::File,
@@ -41,6 +43,19 @@ pub struct FileLock {
     /// writer that got in while the lock file was deleted): nothing was
     /// overwritten, and the engine runs the call again.
     pub(super) created_meanwhile: std::cell::Cell<bool>,
+    /// The mode and owner of the file the locked read found, for the
+    /// rewrite to carry over (see [`FileLock::replace`]).
+    pub(super) read_owner: Option<Owner>,
+    /// Whether a replace has listed `folder` (a second one rewinds it).
+    pub(super) listed: std::cell::Cell<bool>,
+}
+
+/// A file's permission bits and owner.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct Owner {
+    pub(super) mode: u32,
+    pub(super) uid: u32,
+    pub(super) gid: u32,
 }
 
 impl Drop for FileLock {
@@ -58,7 +73,7 @@ impl Drop for FileLock {
 /// When `<name>.lock` is itself a symlink, `behind_link` says where it leads
 /// (by the root's one rule for links) and that file is the lock.
 pub(super) fn lock_in(
-    folder: Dir,
+    folder: Folder,
     name: &OsStr,
     path: &str,
     timeout: Duration,
@@ -72,9 +87,9 @@ pub(super) fn lock_in(
     let start = Instant::now();
     let mut reopened = false;
     loop {
-        let lock_folder = linked.as_ref().unwrap_or(&folder);
-        let lock_file = match open_lock_file(lock_folder, &lock_name, path, &faults)? {
-            Some(file) => file,
+        let lock_folder = linked.as_ref().unwrap_or(&folder.dir);
+        let (lock_file, held) = match open_lock_file(lock_folder, &lock_name, path, &faults)? {
+            Some(opened) => opened,
             None if linked.is_none() => {
                 let (to_folder, to_name) = behind_link()?;
                 linked = Some(to_folder);
@@ -88,16 +103,19 @@ pub(super) fn lock_in(
             }
         };
         wait_for_flock(&lock_file, start, timeout, path)?;
-        let lock_folder = linked.as_ref().unwrap_or(&folder);
-        if still_named(lock_folder, &lock_name, &lock_file).map_err(|e| fault("stat", path, e))? {
+        let lock_folder = linked.as_ref().unwrap_or(&folder.dir);
+        if still_named(lock_folder, &lock_name, &held).map_err(|e| fault("stat", path, e))? {
             return Ok(FileLock {
-                folder,
+                folder: folder.dir,
+                folder_readable: folder.readable,
                 name: name.to_owned(),
                 path: path.to_owned(),
                 lock_file,
                 faults,
                 saw_file: None,
                 created_meanwhile: Default::default(),
+                read_owner: None,
+                listed: Default::default(),
             });
         }
         let _ = fs4::FileExt::unlock(&lock_file);
@@ -115,13 +133,14 @@ pub(super) fn lock_in(
 /// Opens (creates) the lock file without blocking in `open`, and refuses one
 /// that is not a regular file: a FIFO or a device in its place must neither
 /// hang the writer nor be "locked". Never through a symlink: `None` when
-/// the name is a link, which the caller resolves by the root's rule.
+/// the name is a link, which the caller resolves by the root's rule. With
+/// the file, its `fstat` (for the identity check after the `flock`).
 fn open_lock_file(
     folder: &Dir,
     lock_name: &OsStr,
     path: &str,
     faults: &Option<Arc<dyn Faults>>,
-) -> Result<Option<std::fs::File>, CacheError> {
+) -> Result<Option<(std::fs::File, rustix::fs::Stat)>, CacheError> {
     let opened = inject(faults, WriteStep::LockOpen, path).and_then(|()| {
         folder.open_with(
             lock_name,
@@ -137,28 +156,28 @@ fn open_lock_file(
         opened => opened.map_err(|e| fault("open the lock file of", path, e))?,
     }
     .into_std();
-    let regular = file
-        .metadata()
-        .map_err(|e| fault("stat the lock file of", path, e))?
-        .is_file();
-    if !regular {
+    let stat =
+        rustix::fs::fstat(&file).map_err(|e| fault("stat the lock file of", path, e.into()))?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Err(CacheError::IoError(format!(
             "open the lock file of {path}: {path}.lock is not a regular file"
         )));
     }
-    Ok(Some(file))
+    Ok(Some((file, stat)))
 }
 
-/// Whether `file` is still the file named `lock_name` (not unlinked, not
-/// replaced by a new file of that name, nor by a link).
-fn still_named(folder: &Dir, lock_name: &OsStr, file: &std::fs::File) -> io::Result<bool> {
-    let held = rustix::fs::fstat(file)?;
+/// Whether the file `held` (its `fstat`) is still the file named
+/// `lock_name` (not unlinked, not replaced by a new file of that name, nor
+/// by a link). Device and inode come from before the `flock` (they never
+/// change); that the name leads to them also says the file still has a
+/// link, and an open file's inode number is never reused meanwhile.
+fn still_named(folder: &Dir, lock_name: &OsStr, held: &rustix::fs::Stat) -> io::Result<bool> {
     let named = match stat_entry(folder, lock_name) {
         Ok(named) => named,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
-    Ok(held.st_nlink > 0 && held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+    Ok(held.st_dev == named.st_dev && held.st_ino == named.st_ino)
 }
 
 /// The entry `name` of `folder`, not followed if it is a link: one
@@ -257,12 +276,8 @@ mod tests {
             assert!(!waiter.is_finished(), "the waiter took a deleted lock");
             fs4::FileExt::unlock(&second).unwrap();
             let held = waiter.join().unwrap().unwrap();
-            assert!(still_named(
-                root.dir().unwrap(),
-                OsStr::new("f.json.lock"),
-                &held.lock_file
-            )
-            .unwrap());
+            let held = rustix::fs::fstat(&held.lock_file).unwrap();
+            assert!(still_named(root.dir().unwrap(), OsStr::new("f.json.lock"), &held).unwrap());
         });
     }
 
@@ -272,6 +287,7 @@ mod tests {
         let lock_path = tmp.path().join("f.json.lock");
         std::fs::write(&lock_path, b"").unwrap();
         let stale = std::fs::File::open(&lock_path).unwrap();
+        let stale = rustix::fs::fstat(&stale).unwrap();
         std::fs::remove_file(&lock_path).unwrap();
         assert!(!still_named(root.dir().unwrap(), OsStr::new("f.json.lock"), &stale).unwrap());
         root.lock("f.json", Duration::ZERO).unwrap();

@@ -27,7 +27,7 @@ mod read;
 mod replace;
 
 use cap_std::ambient_authority;
-use cap_std::fs::Dir;
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -121,7 +121,7 @@ impl Root {
         // absolute link, a loop, an odd file) takes the walk, which follows
         // what may be followed and says which step failed.
         match read::open_for_reading(root, &lexical) {
-            Ok(file) => return read::read_open_file(file, path, max_size).map(Some),
+            Ok(file) => return read::read_open_file(file, path, max_size).map(|(b, _)| Some(b)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(_) => {}
         }
@@ -132,7 +132,7 @@ impl Root {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(fault("open the folder of", path, e)),
         };
-        read_file(&folder, name, path, max_size)
+        Ok(read_file(&folder, name, path, max_size)?.map(|(bytes, _)| bytes))
     }
 
     /// Creates the parent folders of `path`, then takes the exclusive flock
@@ -148,7 +148,7 @@ impl Root {
         let behind_link = || {
             let lock_path = lock_name(in_root.as_os_str());
             let lock = self.place_for_write(root, Path::new(&lock_path), path)?;
-            Ok((lock.folder, lock.name))
+            Ok((lock.folder.dir, lock.name))
         };
         let faults = self.faults.clone();
         lock_in(file.folder, &file.name, path, timeout, faults, behind_link)
@@ -167,6 +167,41 @@ pub(super) fn open_folder(root: &Dir, parent: &Path) -> io::Result<Dir> {
         root.try_clone()
     } else {
         root.open_dir(parent)
+    }
+}
+
+/// A folder that a write goes to.
+pub(super) struct Folder {
+    pub(super) dir: Dir,
+    /// Whether `dir` is open for reading, so that it can be listed and
+    /// fsynced (else it is cap-std's `O_PATH` descriptor, which can be
+    /// neither: a folder without read permission).
+    pub(super) readable: bool,
+}
+
+/// Opens the folder `parent` (beneath `root`, links followed as
+/// [`open_folder`] follows them) for reading where it may be: one
+/// descriptor then serves the lock, the sweep's listing and the folder's
+/// fsync, where cap-std's `O_PATH` folder needs a second open for those.
+pub(super) fn open_folder_for_write(root: &Dir, parent: &Path) -> io::Result<Folder> {
+    let at = match parent.as_os_str().is_empty() {
+        true => Path::new("."),
+        false => parent,
+    };
+    let mut readable = OpenOptions::new();
+    readable.read(true).custom_flags(libc::O_DIRECTORY);
+    match root.open_with(at, &readable) {
+        Ok(file) => Ok(Folder {
+            dir: Dir::from_std_file(file.into_std()),
+            readable: true,
+        }),
+        // No read permission (a real EACCES, not an escape): the folder can
+        // still take the write, as before.
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied && !is_escape(&e) => Ok(Folder {
+            dir: open_folder(root, parent)?,
+            readable: false,
+        }),
+        Err(e) => Err(e),
     }
 }
 

@@ -23,12 +23,12 @@
 //! `readlink` on the root's capability; the open that follows is again
 //! beneath the root, so a link swapped in meanwhile still cannot lead out.
 
-use cap_std::fs::Dir;
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use super::{denied, escaped, fault, open_folder, CacheError, Root};
+use super::{denied, escaped, fault, open_folder, open_folder_for_write, CacheError, Folder, Root};
 
 /// Links followed on one path before giving up, as Linux does (`ELOOP`).
 pub(super) const MAX_LINKS: usize = 40;
@@ -36,7 +36,7 @@ pub(super) const MAX_LINKS: usize = 40;
 /// Where a file is: a folder beneath the root and a name in it that is not
 /// a symlink (the file, or where it will be created).
 pub(super) struct Place {
-    pub(super) folder: Dir,
+    pub(super) folder: Folder,
     pub(super) name: OsString,
     /// A spelling of the file relative to the root (links may remain in its
     /// folders, never in its name).
@@ -158,8 +158,13 @@ impl Root {
         let (parent, name) = split(lexical, path)?;
         // Usually the folder is there and the file is no link: one open and
         // one lstat. Any other answer of the lstat is for the open to report.
-        if let Ok(folder) = open_folder(root, parent) {
+        let folder = match open_folder_for_write(root, parent) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => make_last_folder(root, parent),
+            folder => folder.ok(),
+        };
+        if let Some(folder) = folder {
             let is_link = folder
+                .dir
                 .symlink_metadata(name)
                 .is_ok_and(|meta| meta.is_symlink());
             if !is_link {
@@ -172,13 +177,14 @@ impl Root {
         }
         let real = self.follow_links(root, lexical, path)?;
         let (parent, name) = split(&real, path)?;
-        let folder = match open_folder(root, parent) {
+        let folder = match open_folder_for_write(root, parent) {
             Ok(folder) => folder,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // `parent` has no links: the folders land inside the root.
                 root.create_dir_all(parent)
                     .map_err(|e| fault("create the folders of", path, e))?;
-                open_folder(root, parent).map_err(|e| fault("open the folder of", path, e))?
+                open_folder_for_write(root, parent)
+                    .map_err(|e| fault("open the folder of", path, e))?
             }
             Err(e) => return Err(fault("open the folder of", path, e)),
         };
@@ -188,6 +194,35 @@ impl Root {
             in_root: real,
         })
     }
+}
+
+/// The common first write into a new folder (a run's `.exlab-wizard/`):
+/// when the folder above `parent` exists, `parent` made there with one
+/// `mkdirat` and opened, not through a link, where the walk of
+/// [`Root::follow_links`] would look each component up first. `None` for
+/// anything else (more folders missing, an absolute link on the way, the
+/// folder made by another writer meanwhile), which the walk then handles.
+fn make_last_folder(root: &Dir, parent: &Path) -> Option<Folder> {
+    let (above, last) = (parent.parent()?, parent.file_name()?);
+    let opened;
+    let above = match above.as_os_str().is_empty() {
+        true => root,
+        false => {
+            // Beneath the root, relative links inside it followed.
+            opened = open_folder(root, above).ok()?;
+            &opened
+        }
+    };
+    rustix::fs::mkdirat(above, last, rustix::fs::Mode::from_raw_mode(0o777)).ok()?;
+    let mut options = OpenOptions::new();
+    options
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW);
+    let made = above.open_with(last, &options).ok()?;
+    Some(Folder {
+        dir: Dir::from_std_file(made.into_std()),
+        readable: true,
+    })
 }
 
 /// (folder, name) of a path relative to the root; the root itself is a
@@ -209,6 +244,7 @@ mod tests {
     use super::super::tests::root;
     use super::*;
     use std::os::unix::fs::symlink;
+    use std::time::Duration;
 
     #[test]
     fn resolve_collapses_dots_and_refuses_to_climb_out() {
@@ -223,6 +259,33 @@ mod tests {
         for bad in ["", ".", "a/..", "a\0b"] {
             assert!(matches!(ok(bad), Err(CacheError::IoError(_))), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_write_makes_its_folder_where_the_links_lead_and_a_link_in_its_place_is_followed() {
+        let (tmp, root) = root();
+        let base = tmp.path();
+        std::fs::create_dir_all(base.join("real")).unwrap();
+        symlink("real", base.join("rel")).unwrap();
+        symlink(base.join("real"), base.join("abs")).unwrap();
+        // The new folder beneath a relative link, an absolute one, and two
+        // levels of new folders.
+        for (path, made) in [
+            ("rel/new/f.json", "real/new/f.json.lock"),
+            ("abs/other/f.json", "real/other/f.json.lock"),
+            ("a/b/f.json", "a/b/f.json.lock"),
+        ] {
+            drop(root.lock(path, Duration::ZERO).unwrap());
+            assert!(base.join(made).is_file(), "{path}");
+        }
+        // A link where the new folder would go: the write goes where it leads.
+        std::fs::create_dir(base.join("target")).unwrap();
+        symlink("../target", base.join("real/linked")).unwrap();
+        drop(root.lock("rel/linked/f.json", Duration::ZERO).unwrap());
+        assert!(base.join("target/f.json.lock").is_file());
+        assert!(std::fs::symlink_metadata(base.join("real/linked"))
+            .unwrap()
+            .is_symlink());
     }
 
     #[test]

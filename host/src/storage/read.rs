@@ -1,10 +1,11 @@
 //! Reading a file: a regular file only, at most the size limit.
 
-use cap_std::fs::{Dir, FileType, FileTypeExt, OpenOptions, OpenOptionsExt};
+use cap_std::fs::{Dir, FileType, FileTypeExt, MetadataExt, OpenOptions, OpenOptionsExt};
 use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::path::Path;
 
+use super::lock::Owner;
 use super::{fault, CacheError};
 
 /// Opens `at` beneath `dir` for reading without blocking: a FIFO without a
@@ -19,13 +20,14 @@ pub(super) fn open_for_reading(dir: &Dir, at: &Path) -> io::Result<cap_std::fs::
     )
 }
 
-/// The bytes of `name` in `folder` (not a symlink), `None` when there is none.
+/// The bytes of `name` in `folder` (not a symlink) and the file's mode and
+/// owner, `None` when there is none.
 pub(super) fn read_file(
     folder: &Dir,
     name: &OsStr,
     path: &str,
     max_size: u64,
-) -> Result<Option<Vec<u8>>, CacheError> {
+) -> Result<Option<(Vec<u8>, Owner)>, CacheError> {
     let file = match open_for_reading(folder, Path::new(name)) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -41,16 +43,22 @@ pub(super) fn read_file(
 }
 
 /// Reads at most `max_size` bytes of a regular file; a larger file, or
-/// anything that is not a regular file, is refused.
+/// anything that is not a regular file, is refused. With the bytes, the
+/// file's mode and owner, from the same `fstat`.
 pub(super) fn read_open_file(
     file: cap_std::fs::File,
     path: &str,
     max_size: u64,
-) -> Result<Vec<u8>, CacheError> {
+) -> Result<(Vec<u8>, Owner), CacheError> {
     let meta = file.metadata().map_err(|e| fault("stat", path, e))?;
     if !meta.is_file() {
         return Err(not_regular(path, meta.file_type()));
     }
+    let owner = Owner {
+        mode: meta.mode(),
+        uid: meta.uid(),
+        gid: meta.gid(),
+    };
     if meta.len() > max_size {
         return Err(too_large(path, max_size));
     }
@@ -63,7 +71,7 @@ pub(super) fn read_open_file(
     if bytes.len() as u64 > max_size {
         return Err(too_large(path, max_size));
     }
-    Ok(bytes)
+    Ok((bytes, owner))
 }
 
 fn too_large(path: &str, max_size: u64) -> CacheError {
@@ -113,7 +121,7 @@ mod tests {
             );
             let folder = root.dir().unwrap();
             assert_eq!(
-                read_file(folder, OsStr::new(name), name, 100),
+                read_file(folder, OsStr::new(name), name, 100).map(|_| ()),
                 Err(CacheError::IoError(message))
             );
         }

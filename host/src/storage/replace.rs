@@ -12,10 +12,11 @@ use rustix::fs::{AtFlags, FileType, FlockOperation, Gid, Mode, OFlags, RenameFla
 use rustix::io::Errno;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, SystemTime};
 
 use super::faults::inject;
-use super::lock::stat_entry;
+use super::lock::{stat_entry, Owner};
 use super::read::read_file;
 use super::{fault, CacheError, FileLock, WriteStep};
 use crate::interface::latest::Invalid;
@@ -53,9 +54,10 @@ impl FileLock {
 
     /// The file's bytes, or `None` when there is none.
     pub(crate) fn read(&mut self, max_size: u64) -> Result<Option<Vec<u8>>, CacheError> {
-        let bytes = read_file(&self.folder, &self.name, &self.path, max_size)?;
-        self.saw_file = Some(bytes.is_some());
-        Ok(bytes)
+        let read = read_file(&self.folder, &self.name, &self.path, max_size)?;
+        self.saw_file = Some(read.is_some());
+        self.read_owner = read.as_ref().map(|(_, owner)| *owner);
+        Ok(read.map(|(bytes, _)| bytes))
     }
 
     /// Replaces the file durably and atomically. On failure before the
@@ -77,18 +79,28 @@ impl FileLock {
                 ),
             }));
         }
-        // cap-std holds folders as O_PATH descriptors, which can be neither
-        // listed nor fsynced: one read-only descriptor serves the sweep now
-        // and the folder's fsync after the rename (5 syscalls fewer than
-        // cap-std's listing and a second open).
+        // The folder's own descriptor, open for reading, serves the sweep now
+        // and the folder's fsync after the rename. A folder without read
+        // permission (cap-std's O_PATH descriptor) is opened for reading
+        // again, which fails for the fsync as it always did.
         let mut read_only = OpenOptions::new();
         read_only.read(true);
-        let listed = self.folder.open_with(".", &read_only);
+        let reopened = (!self.folder_readable).then(|| self.folder.open_with(".", &read_only));
+        let listed = match &reopened {
+            None => Some(self.folder.as_fd()),
+            Some(Ok(file)) => Some(file.as_fd()),
+            Some(Err(_)) => None,
+        };
         // Under the lock, before this writer adds its own: a no-op (a marker
         // that exists) never pays for the folder listing.
-        if let Ok(listed) = &listed {
-            remove_orphaned_temps(&self.folder, listed, &self.name);
+        if let Some(listed) = listed {
+            let again = self.listed.replace(true);
+            remove_orphaned_temps(&self.folder, listed, &self.name, again);
         }
+        let carried = match self.saw_file {
+            Some(false) => None,
+            _ => self.old_owner(),
+        };
         let commit = match self.saw_file {
             Some(false) => Commit::WriteOnce,
             _ => Commit::Replace,
@@ -96,8 +108,8 @@ impl FileLock {
         // A temp file can be swept in the instant between its creation and
         // its flock (by a writer of this file that exclusion failed to stop):
         // once more with a fresh one.
-        let committed = match self.write_and_commit(contents, commit) {
-            Err(Failed::TempVanished(_)) => self.write_and_commit(contents, commit),
+        let committed = match self.write_and_commit(contents, commit, carried) {
+            Err(Failed::TempVanished(_)) => self.write_and_commit(contents, commit, carried),
             other => other,
         };
         match committed {
@@ -119,15 +131,26 @@ impl FileLock {
         // A failure here comes after the rename: the new file is in place
         // (and readers see it), but its durability is not confirmed.
         inject(&self.faults, WriteStep::FolderFsync, &self.path)
-            // Opened afresh if the open before the sweep failed.
-            .and_then(|()| listed.or_else(|_| self.folder.open_with(".", &read_only)))
-            .and_then(|folder| folder.sync_all())
+            .and_then(|()| match listed {
+                Some(folder) => rustix::fs::fsync(folder).map_err(io::Error::from),
+                // Opened afresh: the open before the sweep failed.
+                None => self
+                    .folder
+                    .open_with(".", &read_only)
+                    .and_then(|folder| folder.sync_all()),
+            })
             .map_err(|e| fault("fsync the folder of", &self.path, e))
     }
 
     /// One temp file, written, fsynced and committed; removed on failure.
-    fn write_and_commit(&self, contents: &[u8], commit: Commit) -> Result<(), Failed> {
-        let (temp_name, mut temp) = self.create_temp()?;
+    /// A rewrite's temp file gets the `carried` mode and owner.
+    fn write_and_commit(
+        &self,
+        contents: &[u8],
+        commit: Commit,
+        carried: Option<Owner>,
+    ) -> Result<(), Failed> {
+        let (temp_name, mut temp) = self.create_temp(carried.map(|old| old.mode))?;
         let step = |step| inject(&self.faults, step, &self.path);
         let written = (|| {
             // Flocked until it is renamed (it closes after the commit): the
@@ -135,9 +158,8 @@ impl FileLock {
             if rustix::fs::flock(&temp, FlockOperation::NonBlockingLockExclusive).is_err() {
                 return Err(Failed::TempVanished(io::Error::from(Errno::NOENT)));
             }
-            if commit == Commit::Replace {
-                self.carry_permissions(&temp)
-                    .map_err(|e| Failed::Step("chmod", e))?;
+            if let Some(old) = carried {
+                carry_permissions(&temp, old).map_err(|e| Failed::Step("chmod", e))?;
             }
             match step(WriteStep::Write) {
                 Ok(()) => temp.write_all(contents),
@@ -167,16 +189,20 @@ impl FileLock {
         written
     }
 
-    /// `<file>.<16 hex digits>.tmp`, created exclusively beside the file.
-    fn create_temp(&self) -> Result<(OsString, cap_std::fs::File), Failed> {
+    /// `<file>.<16 hex digits>.tmp`, created exclusively beside the file,
+    /// with the permission bits of `mode` (less the umask's) when given.
+    fn create_temp(&self, mode: Option<u32>) -> Result<(OsString, cap_std::fs::File), Failed> {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        if let Some(mode) = mode {
+            options.mode(mode & 0o777);
+        }
         let mut last_error = None;
         for _ in 0..16 {
             let mut temp_name = self.name.clone();
             temp_name.push(format!(".{:016x}.tmp", fastrand::u64(..)));
-            let created = inject(&self.faults, WriteStep::TempCreate, &self.path).and_then(|()| {
-                self.folder
-                    .open_with(&temp_name, OpenOptions::new().write(true).create_new(true))
-            });
+            let created = inject(&self.faults, WriteStep::TempCreate, &self.path)
+                .and_then(|()| self.folder.open_with(&temp_name, &options));
             match created {
                 Ok(file) => return Ok((temp_name, file)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),
@@ -187,30 +213,51 @@ impl FileLock {
         Err(Failed::Step("create", e))
     }
 
-    /// Gives `temp` the mode bits and, where allowed, the owner of the file
-    /// it is about to replace (none there: the defaults stay).
-    fn carry_permissions(&self, temp: &cap_std::fs::File) -> io::Result<()> {
-        let old = match stat_entry(&self.folder, &self.name) {
-            Ok(old) if FileType::from_raw_mode(old.st_mode) == FileType::RegularFile => old,
-            _ => return Ok(()),
-        };
-        let new = rustix::fs::fstat(temp)?;
-        if (old.st_uid, old.st_gid) != (new.st_uid, new.st_gid) {
-            // Before the mode: a chown may clear set-id bits. Giving a file
-            // away needs privileges most writers lack; they keep their own.
-            let owner = rustix::fs::fchown(
-                temp,
-                Some(Uid::from_raw(old.st_uid)),
-                Some(Gid::from_raw(old.st_gid)),
-            );
-            match owner {
-                Ok(()) | Err(Errno::PERM) => {}
-                Err(e) => return Err(e.into()),
-            }
+    /// The mode and owner a rewrite carries over: the file's as the locked
+    /// read found it; without a read, as it is now (none there: `None`, and
+    /// the defaults stay).
+    fn old_owner(&self) -> Option<Owner> {
+        if self.read_owner.is_some() {
+            return self.read_owner;
         }
-        rustix::fs::fchmod(temp, Mode::from_raw_mode(old.st_mode & 0o7777))?;
-        Ok(())
+        match stat_entry(&self.folder, &self.name) {
+            Ok(old) if FileType::from_raw_mode(old.st_mode) == FileType::RegularFile => {
+                Some(Owner {
+                    mode: old.st_mode,
+                    uid: old.st_uid,
+                    gid: old.st_gid,
+                })
+            }
+            _ => None,
+        }
     }
+}
+
+/// Gives `temp` (created with `old`'s permission bits, less the umask's)
+/// the mode bits and, where allowed, the owner of the file it replaces.
+fn carry_permissions(temp: &cap_std::fs::File, old: Owner) -> io::Result<()> {
+    let new = rustix::fs::fstat(temp)?;
+    let mut chowned = false;
+    if (old.uid, old.gid) != (new.st_uid, new.st_gid) {
+        // Before the mode: a chown may clear set-id bits. Giving a file
+        // away needs privileges most writers lack; they keep their own.
+        let owner = rustix::fs::fchown(
+            temp,
+            Some(Uid::from_raw(old.uid)),
+            Some(Gid::from_raw(old.gid)),
+        );
+        match owner {
+            Ok(()) => chowned = true,
+            Err(Errno::PERM) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Usually the mode is right from the create (nothing for the umask to
+    // take, no set-id bits): no fchmod then.
+    if chowned || new.st_mode & 0o7777 != old.mode & 0o7777 {
+        rustix::fs::fchmod(temp, Mode::from_raw_mode(old.mode & 0o7777))?;
+    }
+    Ok(())
 }
 
 /// Renames `temp` to `name` unless `name` exists (`AlreadyExists`).
@@ -237,10 +284,14 @@ fn link_then_unlink(folder: &Dir, temp: &OsStr, name: &OsStr) -> io::Result<()> 
 /// files, `<name>.<8 of [a-z0-9_]>.tmp`, once they are old. Nothing else
 /// (an operator's `equipment.json.before-edit.tmp`, the temp files of a
 /// neighbour `equipment.json.bak`).
-fn remove_orphaned_temps(folder: &Dir, listed: &cap_std::fs::File, name: &OsStr) {
+/// `again`: `listed` was listed before and is rewound first.
+fn remove_orphaned_temps(folder: &Dir, listed: BorrowedFd, name: &OsStr, again: bool) {
     let Some(name) = name.to_str() else {
         return;
     };
+    if again && rustix::fs::seek(listed, rustix::fs::SeekFrom::Start(0)).is_err() {
+        return;
+    }
     for_each_entry(listed, |entry_name, is_file| {
         let Some(tag) = entry_name.to_str().and_then(|n| {
             n.strip_prefix(name)?
@@ -263,7 +314,7 @@ fn remove_orphaned_temps(folder: &Dir, listed: &cap_std::fs::File, name: &OsStr)
 /// Calls `f` with the name of each entry of the folder open as `listed`,
 /// and whether it is a regular file (`None`: the file system did not say).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn for_each_entry(listed: &cap_std::fs::File, mut f: impl FnMut(&OsStr, Option<bool>)) {
+fn for_each_entry(listed: BorrowedFd, mut f: impl FnMut(&OsStr, Option<bool>)) {
     use rustix::fs::{FileType, RawDir};
     use std::os::unix::ffi::OsStrExt;
     // getdents64 straight on the descriptor: no second open of the folder.
@@ -279,7 +330,7 @@ fn for_each_entry(listed: &cap_std::fs::File, mut f: impl FnMut(&OsStr, Option<b
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn for_each_entry(listed: &cap_std::fs::File, mut f: impl FnMut(&OsStr, Option<bool>)) {
+fn for_each_entry(listed: BorrowedFd, mut f: impl FnMut(&OsStr, Option<bool>)) {
     use std::os::unix::ffi::OsStrExt;
     let Ok(mut entries) = rustix::fs::Dir::read_from(listed) else {
         return;
@@ -454,6 +505,19 @@ mod tests {
     }
 
     #[test]
+    fn p5_a_second_replace_under_one_lock_still_sweeps_the_folder() {
+        let (tmp, root) = root();
+        let mut lock = root.lock("f.json", Duration::ZERO).unwrap();
+        lock.read(100).unwrap();
+        lock.replace(b"one", 100).unwrap();
+        // An orphan that appears after the first listing of the folder.
+        std::fs::write(tmp.path().join("f.json.0123456789abcdef.tmp"), b"").unwrap();
+        lock.read(100).unwrap();
+        lock.replace(b"two", 100).unwrap();
+        assert_eq!(names(tmp.path()), ["f.json", "f.json.lock"]);
+    }
+
+    #[test]
     fn p8_a_rewrite_keeps_the_mode_and_a_first_write_takes_the_default() {
         let (tmp, root) = root();
         let path = tmp.path().join("f.json");
@@ -464,7 +528,9 @@ mod tests {
         lock.replace(b"first", 100).unwrap();
         let default = mode(&path);
         assert_ne!(default, 0o600);
-        for kept in [0o600, 0o640, 0o400] {
+        // Modes the create gives (0o600...), one the umask would cut
+        // (0o666) and a set-id bit, which only a fchmod carries.
+        for kept in [0o600, 0o640, 0o400, 0o666, 0o4640] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(kept)).unwrap();
             lock.read(100).unwrap();
             lock.replace(b"again", 100).unwrap();
