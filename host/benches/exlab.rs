@@ -1,14 +1,16 @@
 //! `just bench`: the library, the CLI and a native floor measured in one
 //! run, beside the Python original. Prints a table of medians and ratios
-//! (ours / floor, Python / ours), checks the targets of issue 5, and writes
-//! the table into BENCHMARKS.md between its `bench:begin` / `bench:end`
-//! markers.
+//! (ours / floor, Python / ours), checks the targets of issues 5, 12, 13
+//! and 14, and writes the table into BENCHMARKS.md between its
+//! `bench:begin` / `bench:end` markers.
 //!
 //! Ours and the floor run interleaved in small blocks, so that the load of a
 //! shared machine falls on both alike; quote the ratios, not the absolute
-//! numbers. Files live under cargo's target tmp folder (the project's disk,
-//! never a tmpfs). `BENCH_SCALE=0.3` runs fewer samples; `BENCH_PYTHON`
-//! names the Python to measure (default: `.venv/bin/python`, then `python3`).
+//! numbers. Files live under cargo's target tmp folder (the project's disk),
+//! but for the tmpfs rows. `BENCH_SCALE=0.3` runs fewer samples;
+//! `BENCH_PYTHON` names the Python to measure (default: `.venv/bin/python`,
+//! then `python3`; `none`: no Python column); `EXLAB_UPSTREAM` (the lab app's `src/`) and
+//! `EXLAB_UPSTREAM_PYTHON` give the cache family's app columns.
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -40,7 +42,13 @@ fn main() {
         return serve8(Path::new(&args[at + 1]));
     }
     if args.iter().any(|a| a == "--tmpfs-only") {
-        return tmpfs_only();
+        return only(false);
+    }
+    if args.iter().any(|a| a == "--family-only") {
+        return only(true);
+    }
+    if let Some(at) = args.iter().position(|a| a == "--profile") {
+        return profile(&args[at + 1..]);
     }
     // `cargo bench -- <filter>` and `cargo test --benches` pass arguments we ignore.
     if args.iter().any(|a| a == "--list") {
@@ -204,6 +212,16 @@ mod floor {
         drop(lock);
     }
 
+    /// A log line: open with O_APPEND (creating), one write, close.
+    pub fn append(path: &Path, line: &[u8]) {
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .unwrap();
+        assert_eq!(file.write(line).unwrap(), line.len());
+    }
+
     /// A write-once marker: folders, lock, look, write when absent.
     pub fn marker(path: &Path, record: &[u8]) -> bool {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -269,6 +287,10 @@ fn process(cmd: &mut Command, stdin: &[u8]) -> (f64, i64, bool) {
 }
 
 fn python() -> Option<PathBuf> {
+    // `BENCH_PYTHON=none`: no Python column (ours and the floor alone).
+    if std::env::var_os("BENCH_PYTHON").is_some_and(|p| p == "none") {
+        return None;
+    }
     let candidates = [
         std::env::var_os("BENCH_PYTHON").map(PathBuf::from),
         Some(Path::new(WORKSPACE).join(".venv/bin/python")),
@@ -355,12 +377,16 @@ for line in sys.stdin:
 
 impl PyDriver {
     fn start(python: &Path, original: &Path, dir: &Path) -> PyDriver {
-        use std::io::BufRead;
         fs::create_dir_all(dir).unwrap();
+        PyDriver::start_script(python, PY_DRIVER, &[original.as_os_str(), dir.as_os_str()])
+    }
+
+    /// Runs `script` with `args`; it answers "ready", then batches.
+    fn start_script(python: &Path, script: &str, args: &[&OsStr]) -> PyDriver {
+        use std::io::BufRead;
         let mut child = Command::new(python)
-            .args(["-c", PY_DRIVER])
-            .arg(original)
-            .arg(dir)
+            .args(["-c", script])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -551,6 +577,7 @@ fn run() {
 
     let mut extra_targets = Vec::new();
     tmpfs_rows(&policy, &mut rows, &mut extra_targets, &mut notes);
+    family_rows(&base, &policy, &mut rows, &mut extra_targets, &mut notes);
 
     eprintln!("exlab bench: guest calls");
     let settings = Arc::new(Settings::default());
@@ -978,6 +1005,224 @@ fn run() {
     let _ = fs::remove_dir_all(&base);
 }
 
+// ------------------------------------------ issue 12: the cache family
+
+const CREATION: &str = "CONFOCAL_01/PROJ-0042/Runs/Run_1/.exlab-wizard/creation.json";
+const LOG: &str = "CONFOCAL_01/.exlab-wizard/wizard.bench.log";
+const LOG_LINE: &str = "2026-04-17T14:00:00Z [INFO ] [host:bench] [equip:CONFOCAL_01] one log line";
+
+/// A creation.json record as the lab app writes one (a run, with its LIMS
+/// project, template and paths).
+fn creation_record() -> String {
+    serde_json::json!({
+        "created_at": "2026-04-17T14:32:00Z",
+        "created_by": "asmith",
+        "level": "run",
+        "run_kind": "experimental",
+        "lims_project": {"uid": "8c7e9d2f-1a4b-4e6c-9b3d-7f2a1e5d8c4b", "short_id": "PROJ-0042", "name_at_creation": "Cortex Q3 Pilot"},
+        "template": {"name": "confocal_run_v2", "version": "2.1", "source_path": "templates/confocal_run_v2", "run_scope": "both"},
+        "variables": {"project_name": "Cortex Q3 Pilot", "sample": "S-17"},
+        "paths": {"local": "/data/lab/CONFOCAL_01/PROJ-0042/Runs/Run_1", "nas": "//nas01/lab/CONFOCAL_01/PROJ-0042/Runs/Run_1"},
+    })
+    .to_string()
+}
+
+/// The lab app's own writers (`$EXLAB_UPSTREAM`, its `src/` folder, run by
+/// `$EXLAB_UPSTREAM_PYTHON`, default `python3`: Python 3.12 with msgspec
+/// and filelock 3.29), driven op by op as [`PY_DRIVER`] drives the original.
+const UP_DRIVER: &str = r#"
+import asyncio, sys, time
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+import msgspec
+import exlab_wizard.api.schemas  # first: the app's modules import each other
+from exlab_wizard.cache.creation_writer import CreationWriter
+from exlab_wizard.constants.enums import SyncStatus
+p = Path(sys.argv[2])
+w = CreationWriter()
+states = [SyncStatus.SYNCED, SyncStatus.PENDING]
+ops = {
+    "update": lambda i: w.update_creation_atomic(p, lambda c: msgspec.structs.replace(c, sync_status=states[i % 2])),
+    "read": lambda i: w.read_creation_snapshot(p),
+}
+count = dict.fromkeys(ops, 0)
+async def batch(op, k):
+    out = []
+    for _ in range(k):
+        i = count[op]
+        count[op] += 1
+        t = time.perf_counter()
+        await ops[op](i)
+        out.append((time.perf_counter() - t) * 1e6)
+    return out
+loop = asyncio.new_event_loop()
+loop.run_until_complete(w.read_creation_snapshot(p))
+print("ready", flush=True)
+for line in sys.stdin:
+    op, k = line.split()
+    print(" ".join(f"{x:.3f}" for x in loop.run_until_complete(batch(op, int(k)))), flush=True)
+"#;
+
+/// The app's driver over its own copy of `file`, or why there is none.
+fn upstream_driver(file: &Path, dir: &Path) -> Result<PyDriver, String> {
+    let src = std::env::var_os("EXLAB_UPSTREAM")
+        .map(PathBuf::from)
+        .ok_or("EXLAB_UPSTREAM is not set (the lab app's src/ folder)")?;
+    let python = std::env::var_os("EXLAB_UPSTREAM_PYTHON").map_or("python3".into(), PathBuf::from);
+    let probe = "import sys; sys.path.insert(0, sys.argv[1]); \
+                 import exlab_wizard.api.schemas, exlab_wizard.cache.creation_writer";
+    let importable = Command::new(&python)
+        .args(["-c", probe])
+        .arg(&src)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !importable {
+        return Err(format!(
+            "{} cannot import exlab_wizard.cache.creation_writer from {} (needs Python 3.12, msgspec, filelock 3.29)",
+            python.display(),
+            src.display()
+        ));
+    }
+    fs::create_dir_all(dir).unwrap();
+    let copy = dir.join("creation.json");
+    fs::copy(file, &copy).unwrap();
+    Ok(PyDriver::start_script(
+        &python,
+        UP_DRIVER,
+        &[src.as_os_str(), copy.as_os_str()],
+    ))
+}
+
+/// The cache family's rows (issue 12): a durable creation.json update and a
+/// creation read against the native floor and the lab app's own writer, and
+/// a log append against a native `O_APPEND` write.
+fn family_rows(
+    base: &Path,
+    policy: &Policy,
+    rows: &mut Vec<Row>,
+    targets: &mut Vec<Target>,
+    notes: &mut Vec<String>,
+) {
+    eprintln!("exlab bench: the cache family");
+    let (lib_dir, floor_dir) = (base.join("family"), base.join("family-floor"));
+    fs::create_dir_all(&lib_dir).unwrap();
+    let cache = Cache::new(
+        Root::open(&lib_dir).unwrap(),
+        policy.clone(),
+        Settings::default(),
+    );
+    assert!(
+        cache
+            .create_creation(CREATION, &creation_record())
+            .unwrap()
+            .written
+    );
+    let created = lib_dir.join(CREATION);
+    let record = fs::read(&created).unwrap();
+    let floor_creation = floor_dir.join(CREATION);
+    fs::create_dir_all(floor_creation.parent().unwrap()).unwrap();
+    fs::write(&floor_creation, &record).unwrap();
+    let mut app = match upstream_driver(&created, &base.join("family-app")) {
+        Ok(driver) => Some(driver),
+        Err(why) => {
+            eprintln!("exlab bench: the lab app's columns SKIPPED: {why}");
+            notes.push(format!(
+                "cache family: the lab app's columns skipped: {why}"
+            ));
+            None
+        }
+    };
+    notes.push(format!(
+        "cache family: creation.json of {} bytes; the update's step sets sync_status; the lab app's \
+         CreationWriter (update_creation_atomic, read_creation_snapshot) on its own copy",
+        record.len()
+    ));
+
+    let mut update = Row::new("creation.json update (durable, a small step)", "us");
+    let states = ["synced", "pending"];
+    let (ours, fl, py) = interleaved(
+        n(200),
+        1,
+        |i| {
+            cache
+                .update_creation(CREATION, |r| {
+                    r["sync_status"] = states[i % 2].into();
+                    Ok::<(), std::convert::Infallible>(())
+                })
+                .unwrap();
+        },
+        |_| floor::rewrite(&floor_creation, &record),
+        app.as_mut().map(|d| (d, "update")),
+    );
+    (update.ours, update.floor, update.python) = (Some(ours), Some(fl), py);
+
+    let mut read = Row::new("creation.json read (snapshot)", "us");
+    let (ours, fl, py) = interleaved(
+        n(3000),
+        50,
+        |_| {
+            std::hint::black_box(cache.read_creation(CREATION).unwrap());
+        },
+        |_| {
+            std::hint::black_box(floor::read(&floor_creation).unwrap());
+        },
+        app.as_mut().map(|d| (d, "read")),
+    );
+    (read.ours, read.floor, read.python) = (Some(ours), Some(fl), py);
+    drop(app);
+
+    let mut append = Row::new("log line append (O_APPEND, no lock)", "us");
+    let input = format!(r#"{{"line":{}}}"#, serde_json::to_string(LOG_LINE).unwrap());
+    let floor_log = floor_dir.join(LOG);
+    fs::create_dir_all(floor_log.parent().unwrap()).unwrap();
+    let line = format!("{LOG_LINE}\n");
+    let (ours, fl, _) = interleaved(
+        n(3000),
+        50,
+        |_| {
+            cache.append_log_line(LOG, &input).unwrap();
+        },
+        |_| floor::append(&floor_log, line.as_bytes()),
+        None,
+    );
+    (append.ours, append.floor) = (Some(ours), Some(fl));
+    assert_eq!(
+        fs::read(lib_dir.join(LOG)).unwrap(),
+        fs::read(&floor_log).unwrap(),
+        "ours and the floor appended the same lines"
+    );
+
+    let ratio_target = |what, met: fn(f64) -> bool, r: Option<f64>, detail: String| Target {
+        what,
+        met: r.map(met),
+        measured: r.map_or(detail.clone(), |r| format!("{r:.2}x ({detail})")),
+    };
+    let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+    targets.push(ratio_target(
+        "creation.json update (durable) <= 1.2x the native floor",
+        |r| r <= 1.2,
+        div(update.ours, update.floor),
+        format!("{} vs {} us", fmt(update.ours), fmt(update.floor)),
+    ));
+    targets.push(ratio_target(
+        "log line append within 2x of a native O_APPEND open+write+close",
+        |r| r <= 2.0,
+        div(append.ours, append.floor),
+        format!("{} vs {} us", fmt(append.ours), fmt(append.floor)),
+    ));
+    targets.push(ratio_target(
+        "creation.json read >= 10x faster than the lab app's read_creation_snapshot",
+        |r| r >= 10.0,
+        div(read.python, read.ours),
+        match read.python {
+            Some(py) => format!("{} vs {} us", fmt(Some(py)), fmt(read.ours)),
+            None => "the lab app skipped".into(),
+        },
+    ));
+    rows.extend([update, read, append]);
+}
+
 // ------------------------------------------- issue 13: host-side overhead
 
 /// A cache over `lib_dir` with one equipment.json written, and the same
@@ -1110,23 +1355,28 @@ fn tmpfs_rows(
     let _ = fs::remove_dir_all(&base);
 }
 
-/// `exlab --tmpfs-only`: only the tmpfs rows, printed (to measure a lever
-/// without the whole run).
-fn tmpfs_only() {
+/// `exlab --tmpfs-only` / `--family-only`: only those rows, printed (to
+/// measure a lever without the whole run).
+fn only(family: bool) {
     let (mut rows, mut targets, mut notes) = (Vec::new(), Vec::new(), Vec::new());
-    tmpfs_rows(
-        &Policy::builtin().unwrap(),
-        &mut rows,
-        &mut targets,
-        &mut notes,
-    );
+    let policy = Policy::builtin().unwrap();
+    if family {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-family");
+        let _ = fs::remove_dir_all(&base);
+        family_rows(&base, &policy, &mut rows, &mut targets, &mut notes);
+        let _ = fs::remove_dir_all(&base);
+    } else {
+        tmpfs_rows(&policy, &mut rows, &mut targets, &mut notes);
+    }
     for r in &rows {
         println!(
-            "{}: ours {} floor {} ({})",
+            "{}: ours {} floor {} ({}), Python {} (Python / ours {})",
             r.name,
             fmt(r.ours),
             fmt(r.floor),
-            ratio(r.ours, r.floor)
+            ratio(r.ours, r.floor),
+            fmt(r.python),
+            ratio(r.python, r.ours)
         );
     }
     for t in targets
@@ -1136,6 +1386,73 @@ fn tmpfs_only() {
     {
         println!("{t:?}");
     }
+}
+
+/// `exlab --profile OPERATION [N [A.wasm [B.wasm]]]`: only our side of one
+/// tmpfs row (or a creation.json read), `N` times, for `perf record` or
+/// `strace -c` (OPERATION: `rewrite`, `first`, `creation-read`), with the
+/// built-in policy or `A.wasm`; with `B.wasm` too, the two alternate in
+/// blocks of 50 and their medians print.
+fn profile(args: &[String]) {
+    let operation = args[0].as_str();
+    let n: usize = args.get(1).map_or(20_000, |n| n.parse().unwrap());
+    let policy = |at: usize| match args.get(at) {
+        Some(file) => Policy::from_bytes(&fs::read(file).unwrap()).unwrap(),
+        None => Policy::builtin().unwrap(),
+    };
+    let base = tmpfs_dir().unwrap();
+    let setup = |name: &str, policy: &Policy| {
+        let (lib_dir, floor_dir) = (base.join(name), base.join(format!("{name}-floor")));
+        fs::create_dir_all(&lib_dir).unwrap();
+        fs::create_dir_all(floor_dir.join("CONFOCAL_01/.exlab-wizard")).unwrap();
+        let cache = seed_rewrite(&lib_dir, &floor_dir, policy).0;
+        cache.create_creation(CREATION, &creation_record()).unwrap();
+        cache
+    };
+    let inputs: Vec<String> = (0..8).map(|i| equipment_input(&format!("L{i}"))).collect();
+    let call = |cache: &Cache, i: usize| match operation {
+        "rewrite" => {
+            cache.write_equipment(EQUIPMENT, &inputs[i % 8]).unwrap();
+        }
+        "first" => {
+            let path = format!("fresh/{i}/test_runs.json");
+            let w = cache.write_marker(MarkerKind::TestRuns, &path, MARKER_INPUT);
+            assert!(w.unwrap().written);
+        }
+        "creation-read" => {
+            std::hint::black_box(cache.read_creation(CREATION).unwrap());
+        }
+        "creation-update" => {
+            let status = ["synced", "pending"][i % 2];
+            cache
+                .update_creation(CREATION, |r| {
+                    r["sync_status"] = status.into();
+                    Ok::<_, std::convert::Infallible>(())
+                })
+                .unwrap();
+        }
+        "log-append" => {
+            let line = format!(r#"{{"line":{}}}"#, serde_json::to_string(LOG_LINE).unwrap());
+            cache.append_log_line(LOG, &line).unwrap();
+        }
+        other => panic!("no operation {other}"),
+    };
+    let a = setup("a", &policy(2));
+    if args.get(3).is_some() {
+        let b = setup("b", &policy(3));
+        let (ta, tb, _) = interleaved(n, 50, |i| call(&a, i), |i| call(&b, i), None);
+        println!(
+            "{operation}: A {ta:.1} us, B {tb:.1} us (B / A {:.2}x)",
+            tb / ta
+        );
+    } else {
+        let t = Instant::now();
+        for i in 0..n {
+            call(&a, i);
+        }
+        println!("{operation}: {:.1} us each", micros(t.elapsed()) / n as f64);
+    }
+    let _ = fs::remove_dir_all(&base);
 }
 
 /// The CLI's `equipment read` against `cat` of the same file, one process
