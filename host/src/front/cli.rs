@@ -89,9 +89,10 @@ enum Command {
     },
     /// The record kinds the policy owns, with their operations (JSON).
     Kinds,
-    /// Any operation of any kind the policy owns, by name: the input (if
-    /// the operation takes one) on stdin; for an `update`, a JSON merge
-    /// patch (RFC 7396) on stdin.
+    /// Any operation of any kind the policy owns, by name.
+    ///
+    /// The input, when the operation takes one, on stdin; for an `update`,
+    /// a JSON merge patch (RFC 7396) on stdin.
     Kind {
         /// The kind (see `kinds`).
         name: String,

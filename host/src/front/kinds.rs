@@ -22,7 +22,7 @@ pub struct Created {
 }
 
 /// One log line appended: the file it went to and the line (no newline).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Appended {
     /// The log file, relative to the root or absolute as given.
     pub path: String,
@@ -230,19 +230,19 @@ impl Cache {
     /// Formats one log line from its fields (`level`, `message`, tags...);
     /// no newline.
     pub fn format_log_line(&self, fields_json: &str) -> Result<String, Error> {
-        let line = self.run_value("log", "format", "", fields_json)?;
-        Ok(line["line"].as_str().unwrap_or_default().to_owned())
+        #[derive(serde::Deserialize)]
+        struct Formatted {
+            line: String,
+        }
+        let formatted: Formatted = parse(&self.run("log", "format", "", fields_json)?)?;
+        Ok(formatted.line)
     }
 
     /// Appends one line to a log: `path` is the log file, or the folder of
     /// `wizard.<hostname>.log`; `input_json` a formatted `{"line":...}` or
     /// the fields of [`Cache::format_log_line`].
     pub fn append_log_line(&self, path: &str, input_json: &str) -> Result<Appended, Error> {
-        let appended = self.run_value("log", "append", path, input_json)?;
-        Ok(Appended {
-            path: appended["path"].as_str().unwrap_or_default().to_owned(),
-            line: appended["line"].as_str().unwrap_or_default().to_owned(),
-        })
+        parse(&self.run("log", "append", path, input_json)?)
     }
 }
 
@@ -278,8 +278,11 @@ pub fn kinds_to_json(kinds: &[Kind]) -> Value {
     )
 }
 
-/// The policy's result, as data.
-fn parse(json: &str) -> Result<Value, Error> {
-    serde_json::from_str(json)
-        .map_err(|e| Error::policy(format!("the policy's result is not JSON: {e}")))
+/// The policy's result, as data (a `Value`, or the shape a typed call expects).
+fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Error> {
+    serde_json::from_str(json).map_err(|e| {
+        Error::policy(format!(
+            "the policy's result is not what this call expects: {e}"
+        ))
+    })
 }
