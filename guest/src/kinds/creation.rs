@@ -26,6 +26,7 @@ use super::node::{self, Node};
 use super::overrides;
 use super::record::{self, OnDisk, Spec};
 use super::schema::{self, migrated, optional, required, since, Field, Type};
+use crate::json::Document;
 use crate::policy::{Env, LockedFile};
 use crate::Error;
 
@@ -146,7 +147,7 @@ fn fill_override_ids(snapshot: &mut Node) {
     }
 }
 
-fn overrides_of(record: &Node) -> &[Node] {
+fn overrides_of<'r, 'a>(record: &'r Node<'a>) -> &'r [Node<'a>] {
     match record.get("validation_overrides") {
         Some(Node::List(entries)) => entries,
         _ => &[],
@@ -173,8 +174,10 @@ pub fn read<E: Env>(env: &E, path: &str) -> Result<String, Error> {
 /// the version bumped to ours (a newer minor kept). The result: the file
 /// as written. A step that gives up writes nothing (`validation_error`).
 pub fn update<E: Env>(env: &E, path: &str) -> Result<String, Error> {
-    let (file, on_disk) = SPEC.locked(env, path)?;
-    let snapshot = SPEC.snapshot(&on_disk);
+    let (file, bytes) = SPEC.locked(env, path)?;
+    let doc = record::scan(&bytes).map_err(record::untouched(path))?;
+    let on_disk = SPEC.decode(&doc).map_err(record::untouched(path))?;
+    let snapshot = SPEC.snapshot(&on_disk.record);
     let ty = SPEC.ty();
     let handed = schema::to_json(&ty, &snapshot, false);
     let returned = env.step(&handed).ok_or_else(|| {
@@ -183,6 +186,7 @@ pub fn update<E: Env>(env: &E, path: &str) -> Result<String, Error> {
             format!("{path}: the caller's step gave up; nothing written"),
         )
     })?;
+    let returned = node::input_object(&returned, "the record the caller's step returned")?;
     let mut record = stepped_record(&returned, &on_disk)?;
     schema::keep_dropped(&ty, &mut record, &on_disk.record);
     overrides::check_append_only(
@@ -200,28 +204,25 @@ pub fn update<E: Env>(env: &E, path: &str) -> Result<String, Error> {
 /// The step's record, judged as input at the version it will be written
 /// at. `created_at` never changes unasked: absent or null keeps the
 /// file's, and the file's own value passes even when it is no real time.
-fn stepped_record(returned: &str, on_disk: &OnDisk) -> Result<Node, Error> {
-    let compact = node::input_object(returned, "the record the caller's step returned")?;
-    let mut given = Node::Object(node::members(&compact));
+fn stepped_record<'a>(returned: &'a Document, on_disk: &OnDisk<'a>) -> Result<Node<'a>, Error> {
+    let mut given = Node::object_of(returned);
     let version = SPEC.kept_version(&on_disk.version);
     given.set("schema_version", Node::string(&version));
     let stored = on_disk.record.get("created_at");
-    match given
-        .get("created_at")
-        .map(Node::text)
-        .filter(|raw| raw != "null")
-    {
-        None => {
-            if let Some(stored) = stored {
-                given.set("created_at", stored.clone());
-            }
-        }
-        Some(raw) if stored.is_some_and(|s| s.text() == raw) => {}
+    let asked = given.get("created_at").filter(|raw| raw.text() != "null");
+    let keep_stored = match asked {
+        None => true,
+        Some(raw) if stored.is_some_and(|s| s.text() == raw.text()) => false,
         Some(raw) => {
-            record::real_time("created_at", &raw)?;
+            record::real_time("created_at", &raw.text())?;
+            false
         }
+    };
+    if let (true, Some(stored)) = (keep_stored, stored) {
+        given.set("created_at", stored.clone());
     }
-    schema::shape(&SPEC.ty(), &given.text(), "", SPEC.rules(&version, true))
+    let rules = SPEC.rules(&version, true);
+    schema::shape_fields(SPEC.fields, given.into_members(), rules)
 }
 
 #[cfg(test)]

@@ -88,13 +88,15 @@ pub fn read<E: Env>(env: &E, path: &str) -> Result<String, Error> {
 pub fn transition<E: Env>(env: &E, path: &str, input_json: &str) -> Result<String, Error> {
     let step = Transition::parse(env, input_json)?;
     step.check_fits()?;
-    let (file, on_disk) = SPEC.locked(env, path)?;
-    let mut record = SPEC.snapshot(&on_disk);
+    let (file, bytes) = SPEC.locked(env, path)?;
+    let doc = record::scan(&bytes).map_err(record::untouched(path))?;
+    let on_disk = SPEC.decode(&doc).map_err(record::untouched(path))?;
+    let mut record = SPEC.snapshot(&on_disk.record);
     let current = record.get("current_state").and_then(Node::as_str);
     check_forward(&current.unwrap_or_default(), step.state)?;
     let entry = step.entry(&time::format_utc(env.now()));
     if let Some(Node::List(history)) = record.get_mut("history") {
-        history.push(Node::Raw(entry));
+        history.push(Node::Raw(entry.into()));
     }
     record.set("current_state", Node::string(step.state));
     let version = SPEC.kept_version(&on_disk.version);
@@ -142,8 +144,11 @@ const EXTRAS: [(&str, bool, &str); 4] = [
 
 impl Transition {
     fn parse<E: Env>(env: &E, input_json: &str) -> Result<Self, Error> {
-        let input = Node::Object(node::members(&node::input_object(input_json, "input")?));
-        let get = |name| input.get(name).map(Node::text).filter(|raw| raw != "null");
+        let input = node::input_object(input_json, "input")?;
+        let get = |name| {
+            let raw = input.get(name)?.value;
+            (raw != "null").then(|| raw.to_owned())
+        };
         let wrong = |name: &str, expected: &str, raw: &str| {
             let found = json::type_name(raw);
             Error::invalid(
@@ -152,7 +157,7 @@ impl Transition {
             )
         };
         let raw = get("state").ok_or_else(|| Error::invalid(Some("state"), "state is missing"))?;
-        let value = Node::Raw(raw.clone()).as_str().unwrap_or_default();
+        let value = Node::Raw(raw.as_str().into()).as_str().unwrap_or_default();
         let Some(state) = STATES.into_iter().find(|s| *s == value) else {
             let states: Vec<String> = STATES.iter().map(|s| quote(s)).collect();
             return Err(Error::invalid(

@@ -18,10 +18,12 @@
 //!   the app's `...[truncated]`; where even that marker leaves no room
 //!   (`max_bytes` of 15 or less) the line is the marker alone, as the app.
 
-use super::node::{self, quote, Node};
+use super::node::{self, quote};
 use super::record;
+use crate::json::{self, Document};
 use crate::policy::Env;
-use crate::{json, time, Error};
+use crate::{time, Error};
+use std::borrow::Cow;
 
 /// Appended where a line is cut (the app's `_TRUNCATION_MARKER`).
 pub const MARKER: &str = "...[truncated]";
@@ -61,22 +63,45 @@ pub fn format<E: Env>(env: &E, input_json: &str) -> Result<String, Error> {
 /// append of the line and its newline. Result `{"path":...,"line":...}`.
 pub fn append<E: Env>(env: &E, path: &str, input_json: &str) -> Result<String, Error> {
     let input = Input::parse(input_json)?;
-    let line = match input.string("line", false)? {
-        Some(given) => cut(one_line(&given), input.max_bytes()?),
+    let mut line = match input.string("line", false)? {
+        Some(given) => {
+            let one = one_line(&given);
+            let cut = cut(&one, input.max_bytes()?);
+            // Room for the newline: one allocation for the line appended.
+            let mut line = String::with_capacity(cut.len() + 1);
+            line.push_str(&cut);
+            line
+        }
         None => line(env, &input)?,
     };
-    let file = log_file(path, &env.hostname());
-    env.append(&file, format!("{line}\n").as_bytes())?;
-    Ok(format!(
-        "{{\"path\":{},\"line\":{}}}",
-        quote(&file),
-        quote(&line)
-    ))
+    // The machine's name (a host call) only when PATH is a folder.
+    let file = if is_log_file(path) {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(log_file(path, &env.hostname()))
+    };
+    line.push('\n');
+    env.append(&file, line.as_bytes())?;
+    line.pop();
+    let mut out = String::with_capacity(file.len() + line.len() + 24);
+    out.push_str("{\"path\":");
+    json::push_string(&mut out, &file);
+    out.push_str(",\"line\":");
+    json::push_string(&mut out, &line);
+    out.push('}');
+    Ok(out)
+}
+
+/// Whether PATH names the log file itself: its last segment ends in `.log`.
+fn is_log_file(path: &str) -> bool {
+    path.rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .ends_with(".log")
 }
 
 fn log_file(path: &str, hostname: &str) -> String {
-    let last = path.rsplit('/').next().unwrap_or_default();
-    if last.ends_with(".log") {
+    if is_log_file(path) {
         return path.to_owned();
     }
     let name = file_name(hostname);
@@ -87,27 +112,29 @@ fn log_file(path: &str, hostname: &str) -> String {
     }
 }
 
-/// The caller's input, its members by name.
-struct Input(Node);
+/// The caller's input, scanned once: its members by name.
+struct Input<'a>(Document<'a>);
 
-impl Input {
-    fn parse(input_json: &str) -> Result<Self, Error> {
-        let compact = node::input_object(input_json, "input")?;
-        Ok(Input(Node::Object(node::members(&compact))))
+impl<'a> Input<'a> {
+    fn parse(input_json: &'a str) -> Result<Self, Error> {
+        node::input_object(input_json, "input").map(Input)
     }
 
     /// A member's JSON text; `null` counts as absent.
-    fn raw(&self, name: &str) -> Option<String> {
-        self.0.get(name).map(Node::text).filter(|raw| raw != "null")
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(|m| m.value)
+            .filter(|raw| *raw != "null")
     }
 
-    fn string(&self, name: &str, required: bool) -> Result<Option<String>, Error> {
+    fn string(&self, name: &str, required: bool) -> Result<Option<Cow<'_, str>>, Error> {
         match self.raw(name) {
             None if required => Err(Error::invalid(Some(name), format!("{name} is missing"))),
             None => Ok(None),
-            Some(raw) if raw.starts_with('"') => Ok(Some(json::string_value(&raw))),
+            Some(raw) if raw.starts_with('"') => Ok(Some(node::string_text(raw))),
             Some(raw) => {
-                let found = json::type_name(&raw);
+                let found = json::type_name(raw);
                 Err(Error::invalid(
                     Some(name),
                     format!("{name} must be a string, found {found}"),
@@ -136,7 +163,7 @@ fn line<E: Env>(env: &E, input: &Input) -> Result<String, Error> {
     let message = input.string("message", true)?.unwrap_or_default();
     let timestamp = match input.raw("timestamp") {
         None => None,
-        Some(raw) => record::real_time("timestamp", &raw)?,
+        Some(raw) => record::real_time("timestamp", raw)?,
     };
     let mut line = String::new();
     for (field, tag) in TAGS {
@@ -148,11 +175,16 @@ fn line<E: Env>(env: &E, input: &Input) -> Result<String, Error> {
     let timestamp = timestamp.unwrap_or_else(|| time::format_utc(env.now()));
     let level = one_line(&level);
     let line = format!("{timestamp} [{level:<5}] {line}{}", one_line(&message));
-    Ok(cut(line, max_bytes))
+    Ok(cut(&line, max_bytes).into_owned())
 }
 
 /// `value` on one line: each line break written as Python's `repr` spells it.
-fn one_line(value: &str) -> String {
+fn one_line(value: &str) -> Cow<'_, str> {
+    // The first bytes of every line break below: most values have none.
+    let first_bytes = |b| matches!(b, b'\n' | b'\r' | 0x0b | 0x0c | 0x1c..=0x1e | 0xc2 | 0xe2);
+    if !value.bytes().any(first_bytes) {
+        return Cow::Borrowed(value);
+    }
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {
@@ -165,7 +197,7 @@ fn one_line(value: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// The app's `_truncate_if_needed`, for a line that must fit in
@@ -173,18 +205,18 @@ fn one_line(value: &str) -> String {
 /// bytes up to a UTF-8 boundary and the marker; the marker alone when it
 /// leaves no room. (The app keeps the tagged prefix and cuts the message,
 /// or cuts the prefix when it alone is too long: both are this cut.)
-fn cut(line: String, max_bytes: usize) -> String {
+fn cut(line: &str, max_bytes: usize) -> Cow<'_, str> {
     let room = max_bytes - 1;
     if line.len() <= room {
-        return line;
+        return Cow::Borrowed(line);
     }
     let Some(mut end) = room.checked_sub(MARKER.len()).filter(|&budget| budget > 0) else {
-        return MARKER.to_owned();
+        return Cow::Borrowed(MARKER);
     };
     while !line.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}{MARKER}", &line[..end])
+    Cow::Owned(format!("{}{MARKER}", &line[..end]))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use crate::records::{self, MarkerKind};
 use crate::Error;
 
 mod creation;
+mod encode;
 mod ingest;
 mod isotime;
 mod log;
@@ -20,6 +21,8 @@ mod overrides;
 mod readme_fields;
 mod record;
 mod schema;
+mod shape;
+mod split;
 
 /// How an operation touches its file (the WIT's `access`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,137 +76,161 @@ const fn op(
 
 /// Every kind this policy owns, in a stable order.
 pub fn list<E: Env>(env: &E) -> Vec<Kind> {
-    kinds(log::file_name(&env.hostname()))
+    let log_file = log::file_name(&env.hostname());
+    KINDS
+        .iter()
+        .map(|k| Kind {
+            name: k.name,
+            file_name: match k.file {
+                File::Named(name) => name.to_owned(),
+                File::Marker(kind) => kind.file_name().to_owned(),
+                File::Log => log_file.clone(),
+            },
+            schema_version: k.schema_version,
+            operations: k.operations.to_vec(),
+            summary: k.summary,
+        })
+        .collect()
 }
 
-/// The kinds, `log_file` the name of this machine's log.
-fn kinds(log_file: String) -> Vec<Kind> {
-    let marker = |kind: MarkerKind, name, summary| Kind {
-        name,
-        file_name: kind.file_name().to_owned(),
+/// A kind as the policy lists it; [`list`] spells its file's name.
+struct Listed {
+    name: &'static str,
+    file: File,
+    schema_version: &'static str,
+    operations: &'static [Operation],
+    summary: &'static str,
+}
+
+/// A kind's file name.
+enum File {
+    Named(&'static str),
+    Marker(MarkerKind),
+    /// This machine's log (`wizard.<hostname>.log`): a host call to name.
+    Log,
+}
+
+const MARKER_OPERATIONS: &[Operation] = &[
+    op(
+        "write",
+        Access::Write,
+        true,
+        "writes the marker once: {\"written\":bool,\"marker\":the file or null}",
+    ),
+    op("read", Access::Read, false, "the marker's known fields"),
+];
+
+/// The kinds, in the order [`list`] gives them. A static table: `run`
+/// looks a name up without building anything.
+const KINDS: &[Listed] = &[
+    Listed {
+        name: "equipment",
+        file: File::Named("equipment.json"),
         schema_version: "1.0",
-        operations: vec![
+        operations: &[
             op(
                 "write",
                 Access::Write,
                 true,
-                "writes the marker once: {\"written\":bool,\"marker\":the file or null}",
+                "writes the registry record, stamped; the file as written",
             ),
-            op("read", Access::Read, false, "the marker's known fields"),
+            op("read", Access::Read, false, "the record's known fields"),
         ],
-        summary,
-    };
-    vec![
-        Kind {
-            name: "equipment",
-            file_name: "equipment.json".to_owned(),
-            schema_version: "1.0",
-            operations: vec![
-                op(
-                    "write",
-                    Access::Write,
-                    true,
-                    "writes the registry record, stamped; the file as written",
-                ),
-                op("read", Access::Read, false, "the record's known fields"),
-            ],
-            summary: "the equipment registry record",
-        },
-        marker(
-            MarkerKind::TestRuns,
-            "test-runs",
-            "marks a TestRuns/ folder as test-only, written once",
-        ),
-        marker(
-            MarkerKind::Runs,
-            "runs",
-            "marks a Runs/ folder as experimental-only, written once",
-        ),
-        Kind {
-            name: "creation",
-            file_name: creation::SPEC.file_name.to_owned(),
-            schema_version: creation::SPEC.version,
-            operations: vec![
-                op(
-                    "create",
-                    Access::Write,
-                    true,
-                    "writes the record once: {\"written\":bool,\"creation\":the file or null}",
-                ),
-                op(
-                    "update",
-                    Access::Update,
-                    false,
-                    "the caller's step rewrites the record under the lock; the file as written",
-                ),
-                op("read", Access::Read, false, "the record, defaults filled"),
-                op(
-                    "active-overrides",
-                    Access::None,
-                    true,
-                    "the validation overrides active at now: {\"validation_overrides\":[...],\"now\"?}",
-                ),
-            ],
-            summary: "a project's or run's provenance",
-        },
-        Kind {
-            name: "ingest",
-            file_name: ingest::SPEC.file_name.to_owned(),
-            schema_version: ingest::SPEC.version,
-            operations: vec![
-                op(
-                    "create",
-                    Access::Write,
-                    true,
-                    "writes the record once: {\"written\":bool,\"ingest\":the file or null}",
-                ),
-                op(
-                    "transition",
-                    Access::Write,
-                    true,
-                    "moves the state one step forward, appending to history; the file as written",
-                ),
-                op("read", Access::Read, false, "the record's known fields"),
-            ],
-            summary: "a staged run's lifecycle on the orchestrator",
-        },
-        Kind {
-            name: "readme-fields",
-            file_name: readme_fields::SPEC.file_name.to_owned(),
-            schema_version: readme_fields::SPEC.version,
-            operations: vec![
-                op(
-                    "write",
-                    Access::Write,
-                    true,
-                    "writes the record, stamped; the file as written",
-                ),
-                op("read", Access::Read, false, "the record's known fields"),
-            ],
-            summary: "the field values a README was written from",
-        },
-        Kind {
-            name: "log",
-            file_name: log_file,
-            schema_version: "",
-            operations: vec![
-                op(
-                    "format",
-                    Access::None,
-                    true,
-                    "one log line: {\"line\":...}",
-                ),
-                op(
-                    "append",
-                    Access::Append,
-                    true,
-                    "appends one line to the machine's log: {\"path\":...,\"line\":...}",
-                ),
-            ],
-            summary: "this machine's log, one event per line",
-        },
-    ]
-}
+        summary: "the equipment registry record",
+    },
+    Listed {
+        name: "test-runs",
+        file: File::Marker(MarkerKind::TestRuns),
+        schema_version: "1.0",
+        operations: MARKER_OPERATIONS,
+        summary: "marks a TestRuns/ folder as test-only, written once",
+    },
+    Listed {
+        name: "runs",
+        file: File::Marker(MarkerKind::Runs),
+        schema_version: "1.0",
+        operations: MARKER_OPERATIONS,
+        summary: "marks a Runs/ folder as experimental-only, written once",
+    },
+    Listed {
+        name: "creation",
+        file: File::Named(creation::SPEC.file_name),
+        schema_version: creation::SPEC.version,
+        operations: &[
+            op(
+                "create",
+                Access::Write,
+                true,
+                "writes the record once: {\"written\":bool,\"creation\":the file or null}",
+            ),
+            op(
+                "update",
+                Access::Update,
+                false,
+                "the caller's step rewrites the record under the lock; the file as written",
+            ),
+            op("read", Access::Read, false, "the record, defaults filled"),
+            op(
+                "active-overrides",
+                Access::None,
+                true,
+                "the validation overrides active at now: {\"validation_overrides\":[...],\"now\"?}",
+            ),
+        ],
+        summary: "a project's or run's provenance",
+    },
+    Listed {
+        name: "ingest",
+        file: File::Named(ingest::SPEC.file_name),
+        schema_version: ingest::SPEC.version,
+        operations: &[
+            op(
+                "create",
+                Access::Write,
+                true,
+                "writes the record once: {\"written\":bool,\"ingest\":the file or null}",
+            ),
+            op(
+                "transition",
+                Access::Write,
+                true,
+                "moves the state one step forward, appending to history; the file as written",
+            ),
+            op("read", Access::Read, false, "the record's known fields"),
+        ],
+        summary: "a staged run's lifecycle on the orchestrator",
+    },
+    Listed {
+        name: "readme-fields",
+        file: File::Named(readme_fields::SPEC.file_name),
+        schema_version: readme_fields::SPEC.version,
+        operations: &[
+            op(
+                "write",
+                Access::Write,
+                true,
+                "writes the record, stamped; the file as written",
+            ),
+            op("read", Access::Read, false, "the record's known fields"),
+        ],
+        summary: "the field values a README was written from",
+    },
+    Listed {
+        name: "log",
+        file: File::Log,
+        schema_version: "",
+        operations: &[
+            op("format", Access::None, true, "one log line: {\"line\":...}"),
+            op(
+                "append",
+                Access::Append,
+                true,
+                "appends one line to the machine's log: {\"path\":...,\"line\":...}",
+            ),
+        ],
+        summary: "this machine's log, one event per line",
+    },
+];
 
 /// Runs `operation` of `kind` on `path` with `input_json`; the result as JSON text.
 pub fn run<E: Env>(
@@ -213,10 +240,8 @@ pub fn run<E: Env>(
     path: &str,
     input_json: &str,
 ) -> Result<String, Error> {
-    // The names only: the log's file name (a host call) is not needed.
-    let kinds = kinds(String::new());
-    let Some(found) = kinds.iter().find(|k| k.name == kind) else {
-        let names: Vec<&str> = kinds.iter().map(|k| k.name).collect();
+    let Some(found) = KINDS.iter().find(|k| k.name == kind) else {
+        let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
         return Err(Error::invalid(
             Some("kind"),
             format!(

@@ -4,6 +4,7 @@
 
 use super::isotime;
 use super::node::{self, canonical, Node};
+use super::split;
 use crate::policy::Env;
 use crate::{json, Error};
 use std::collections::HashSet;
@@ -20,11 +21,14 @@ pub fn fill_ids(entries: &mut [Node]) {
             continue;
         }
         let id = node::quote(&derived_id(text, index));
+        let text = text.to_mut();
         text.pop(); // the closing brace
         if text.len() > 1 {
             text.push(',');
         }
-        text.push_str(&format!("\"id\":{id}}}"));
+        text.push_str("\"id\":");
+        text.push_str(&id);
+        text.push('}');
     }
 }
 
@@ -82,7 +86,8 @@ pub fn check_append_only(shown: &[Node], stored: &[Node], result: &[Node]) -> Re
 /// after `now`. Orphan tombstones and malformed `expires_at` are warned
 /// (a malformed one counts as expired: the gate re-engages).
 pub fn active<E: Env>(env: &E, input_json: &str) -> Result<String, Error> {
-    let input = Node::Object(node::members(&node::input_object(input_json, "input")?));
+    let input = node::input_object(input_json, "input")?;
+    let input = Node::object_of(&input);
     let entries = entries(&input)?;
     let now = match input.get("now").map(Node::text).as_deref() {
         None | Some("null") => i128::from(env.now()) * 1_000_000,
@@ -115,17 +120,17 @@ pub fn active<E: Env>(env: &E, input_json: &str) -> Result<String, Error> {
 /// One entry of the input: its text as given, and its members.
 struct Entry<'a> {
     text: &'a str,
-    members: Node,
+    members: Node<'a>,
 }
 
 impl Entry<'_> {
     /// A member's JSON text.
     fn get(&self, name: &str) -> Option<String> {
-        self.members.get(name).map(Node::text)
+        self.members.get(name).map(|n| n.text().into_owned())
     }
 }
 
-fn entries(input: &Node) -> Result<Vec<Entry<'_>>, Error> {
+fn entries<'a>(input: &'a Node) -> Result<Vec<Entry<'a>>, Error> {
     let list = match input.get("validation_overrides") {
         Some(Node::Raw(list)) if list.starts_with('[') => list,
         None => {
@@ -142,7 +147,7 @@ fn entries(input: &Node) -> Result<Vec<Entry<'_>>, Error> {
             ));
         }
     };
-    node::elements(list)
+    split::elements(list)
         .into_iter()
         .enumerate()
         .map(|(i, text)| {

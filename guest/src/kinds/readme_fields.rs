@@ -71,26 +71,30 @@ pub fn write<E: Env>(env: &E, path: &str, input_json: &str) -> Result<String, Er
     let ty = SPEC.ty();
     SPEC.check_fits(&record)?;
     let file = env.lock(path)?;
-    let kept = match file.read()? {
-        None => None,
-        Some(bytes) => match SPEC.decode(&bytes) {
-            Ok(on_disk) => Some(on_disk),
-            Err(e @ Error::SchemaMajorMismatch { .. }) => {
-                return Err(e.context(&format!("{path} left untouched")))
-            }
-            Err(
-                Error::Decode(reason)
-                | Error::Validation {
-                    message: reason, ..
-                },
-            ) => {
-                env.warn(&format!(
-                    "{path}: corrupt readme_fields.json rewritten as a fresh record ({reason})"
-                ));
-                None
-            }
-            Err(other) => return Err(other),
-        },
+    let bytes = file.read()?;
+    let doc = bytes.as_deref().map(record::scan).transpose();
+    let judged = match &doc {
+        Ok(None) => Ok(None),
+        Ok(Some(doc)) => SPEC.decode(doc).map(Some),
+        Err(e) => Err(e.clone()),
+    };
+    let kept = match judged {
+        Ok(on_disk) => on_disk,
+        Err(e @ Error::SchemaMajorMismatch { .. }) => {
+            return Err(e.context(&format!("{path} left untouched")))
+        }
+        Err(
+            Error::Decode(reason)
+            | Error::Validation {
+                message: reason, ..
+            },
+        ) => {
+            env.warn(&format!(
+                "{path}: corrupt readme_fields.json rewritten as a fresh record ({reason})"
+            ));
+            None
+        }
+        Err(other) => return Err(other),
     };
     if let Some(on_disk) = &kept {
         record.set(

@@ -10,6 +10,7 @@ use crate::json::{self, Document};
 use crate::policy::{Env, LockedFile};
 use crate::records::{DOCUMENT_LIMIT, MAJOR};
 use crate::{time, Error};
+use std::borrow::Cow;
 
 /// A versioned record kind: its file, the version it writes, its fields.
 pub struct Spec {
@@ -26,9 +27,10 @@ pub struct Spec {
     pub finish: Option<fn(&mut Node)>,
 }
 
-/// A stored file, judged: its record and its version.
-pub struct OnDisk {
-    pub record: Node,
+/// A stored file, judged: its record (borrowed from the file's scan) and
+/// its version.
+pub struct OnDisk<'a> {
+    pub record: Node<'a>,
     pub version: String,
 }
 
@@ -78,11 +80,10 @@ impl Spec {
         .to_owned()
     }
 
-    /// Judges a stored file: `decode_error` when it is not JSON, the gate
+    /// Judges a stored file, scanned by [`scan`]: not an object, the gate
     /// before the shape (`schema_major_mismatch` with `found` as stored),
     /// then the shape of its minor.
-    pub fn decode(&self, bytes: &[u8]) -> Result<OnDisk, Error> {
-        let doc = Document::scan(bytes).map_err(|e| Error::Decode(format!("not JSON: {e}")))?;
+    pub fn decode<'d>(&self, doc: &'d Document<'_>) -> Result<OnDisk<'d>, Error> {
         if !doc.is_object() {
             let found = json::type_name(doc.compact());
             return Err(Error::invalid(
@@ -109,14 +110,15 @@ impl Spec {
             .filter(|m| m.value.starts_with('"'))
             .map(|m| json::string_value(m.value))
             .unwrap_or_default();
-        let record = schema::shape(&self.ty(), doc.compact(), "", self.rules(&version, false))?;
+        let rules = self.rules(&version, false);
+        let record = schema::shape_fields(self.fields, node::members_of(doc), rules)?;
         Ok(OnDisk { record, version })
     }
 
     /// The record as a caller sees it: every known field, defaults filled
     /// (and the older minor's migration defaults), then the unknown ones.
-    pub fn snapshot(&self, on_disk: &OnDisk) -> Node {
-        let mut snapshot = schema::fill(&self.ty(), &on_disk.record);
+    pub fn snapshot<'a>(&self, record: &Node<'a>) -> Node<'a> {
+        let mut snapshot = schema::fill(&self.ty(), record);
         if let Some(finish) = self.finish {
             finish(&mut snapshot);
         }
@@ -126,22 +128,21 @@ impl Spec {
     /// Reads the file without a lock: its snapshot without unknown fields.
     pub fn read<E: Env>(&self, env: &E, path: &str) -> Result<String, Error> {
         let bytes = existing(env, path)?;
-        let on_disk = self.decode(&bytes).map_err(|e| e.context(path))?;
-        let known = schema::strip(&self.ty(), &self.snapshot(&on_disk));
-        Ok(schema::to_json(&self.ty(), &known, false))
+        let doc = scan(&bytes).map_err(|e| e.context(path))?;
+        let on_disk = self.decode(&doc).map_err(|e| e.context(path))?;
+        let snapshot = self.snapshot(&on_disk.record);
+        Ok(schema::to_known_json(&self.ty(), &snapshot))
     }
 
-    /// The file under its lock, judged, for a rewrite. A missing file is
-    /// `not_found`, seen without the lock first so that nothing is created;
-    /// any fault of the file is the error, and the file stays as it is.
-    pub fn locked<E: Env>(&self, env: &E, path: &str) -> Result<(E::Locked, OnDisk), Error> {
+    /// The file's bytes under its lock, for a rewrite: [`scan`] and
+    /// [`Spec::decode`] them with [`untouched`] as the context. A missing
+    /// file is `not_found`, seen without the lock first so that nothing is
+    /// created.
+    pub fn locked<E: Env>(&self, env: &E, path: &str) -> Result<(E::Locked, Vec<u8>), Error> {
         existing(env, path)?;
         let file = env.lock(path)?;
         let bytes = file.read()?.ok_or_else(|| not_found(path))?;
-        let on_disk = self
-            .decode(&bytes)
-            .map_err(|e| e.context(&format!("{path} left untouched")))?;
-        Ok((file, on_disk))
+        Ok((file, bytes))
     }
 
     /// The caller's record for a write, validated in schema order before
@@ -149,8 +150,13 @@ impl Spec {
     /// ignored), `stamped` (a time field) is the caller's when it is a real
     /// time, [`STAMP_SIZED`] when absent or null (then `true`: stamp it
     /// under the lock). Unknown members are ignored, as the app's structs do.
-    pub fn input(&self, input_json: &str, stamped: Option<&str>) -> Result<(Node, bool), Error> {
-        let mut given = Node::Object(node::members(&node::input_object(input_json, "input")?));
+    pub fn input(
+        &self,
+        input_json: &str,
+        stamped: Option<&'static str>,
+    ) -> Result<(Node<'static>, bool), Error> {
+        let doc = node::input_object(input_json, "input")?;
+        let mut given = Node::object_of(&doc);
         given.set("schema_version", Node::string(self.version));
         let mut stamp = false;
         if let Some(field) = stamped {
@@ -161,17 +167,14 @@ impl Spec {
                 .flatten()
                 .is_none()
             {
-                given.set(field, Node::Raw(STAMP_SIZED.to_owned()));
+                given.set(field, Node::Raw(Cow::Borrowed(STAMP_SIZED)));
                 stamp = true;
             }
         }
-        let record = schema::shape(
-            &self.ty(),
-            &given.text(),
-            "",
-            self.rules(self.version, true),
-        )?;
-        Ok((schema::strip(&self.ty(), &record), stamp))
+        let rules = self.rules(self.version, true);
+        let record = schema::shape_fields(self.fields, given.into_members(), rules)?;
+        // Owned: the input's scan ends here.
+        Ok((schema::strip(&self.ty(), &record).into_owned(), stamp))
     }
 
     /// Refuses, before the lock, a record whose file would be over
@@ -214,7 +217,7 @@ impl Spec {
         env: &E,
         path: &str,
         mut record: Node,
-        stamp: Option<&str>,
+        stamp: Option<&'static str>,
         key: &str,
     ) -> Result<String, Error> {
         self.check_fits(&record)?;
@@ -278,6 +281,16 @@ pub fn check_rewrite_fits(path: &str, document: &str) -> Result<(), Error> {
             document.len()
         ),
     ))
+}
+
+/// Scans a stored file: `decode_error` when it is not JSON.
+pub fn scan(bytes: &[u8]) -> Result<Document<'_>, Error> {
+    Document::scan(bytes).map_err(|e| Error::Decode(format!("not JSON: {e}")))
+}
+
+/// The context of a fault found under the lock: the file stays as it is.
+pub fn untouched(path: &str) -> impl Fn(Error) -> Error + '_ {
+    move |e| e.context(&format!("{path} left untouched"))
 }
 
 /// The file's bytes without a lock; `not_found` when there is none.

@@ -3,9 +3,14 @@
 //! with every default filled, the encoding with defaults left out (as the
 //! app's msgspec structs with `omit_defaults=True`), and keeping the
 //! fields it does not know (docs/spec.md §2.1; app §11.9.2, §11.9.3).
+//! Checking a value against it is `shape`'s, encoding one `encode`'s.
 
-use super::node::{self, quote, Member, Node};
-use crate::{json, Error};
+use super::node::{self, Member, Node};
+use crate::Error;
+use std::collections::HashSet;
+
+pub use super::encode::{to_json, to_known_json};
+pub use super::shape::{shape, shape_fields};
 
 /// What a field holds.
 #[derive(Debug)]
@@ -97,7 +102,7 @@ impl Field {
         }
     }
 
-    fn may_be_absent(&self, rules: Rules) -> bool {
+    pub(super) fn may_be_absent(&self, rules: Rules) -> bool {
         match self.presence {
             Presence::Required => false,
             Presence::Default(_) => true,
@@ -119,112 +124,32 @@ pub struct Rules {
     pub input: bool,
 }
 
-fn field_of<'f>(fields: &'f [Field], name: &str) -> Option<&'f Field> {
-    fields.iter().find(|f| f.name == name)
+pub(super) fn field_of<'f>(fields: &'f [Field], name: &str) -> Option<&'f Field> {
+    fields.iter().find(|f| node::same(f.name, name))
 }
 
-fn path(at: &str, name: &str) -> String {
-    if at.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{at}.{name}")
+/// The position of the item that `is` picks, looked for from `start` on,
+/// then before it: members mostly come in schema order, so a search that
+/// starts just past the last one found finds the next at once. (Only for
+/// names that occur once: field names, and members by a field's name.)
+pub(super) fn position_from<T>(
+    items: &[T],
+    start: usize,
+    is: impl Fn(&T) -> bool,
+) -> Option<usize> {
+    let start = start.min(items.len());
+    let (before, after) = items.split_at(start);
+    match after.iter().position(&is) {
+        Some(i) => Some(start + i),
+        None => before.iter().position(is),
     }
-}
-
-fn wrong(at: &str, expected: &str, raw: &str) -> Error {
-    let found = json::type_name(raw);
-    Error::invalid(Some(at), format!("{at} must be {expected}, found {found}"))
-}
-
-/// What a value of `ty` must be, for a message.
-fn expected(ty: &Type) -> &'static str {
-    match ty {
-        Type::Str | Type::Enum(_) => "a string",
-        Type::Int => "an integer",
-        Type::Bool => "a boolean",
-        Type::List(_) => "an array",
-        Type::Nullable(inner) => expected(inner),
-        Type::Object(_) | Type::Map(_) | Type::FreeObject => "an object",
-    }
-}
-
-/// Checks `raw` (compact JSON) against `ty` and takes it apart as far as
-/// the schema knows it. The first fault in schema order is reported, named
-/// by its dotted path (`lims_project.uid`, `plugins_applied[0].status`).
-pub fn shape(ty: &Type, raw: &str, at: &str, rules: Rules) -> Result<Node, Error> {
-    let first = raw.as_bytes()[0];
-    let kept = || Ok(Node::Raw(raw.to_owned()));
-    match ty {
-        Type::Nullable(_) if raw == "null" => kept(),
-        Type::Nullable(inner) => shape(inner, raw, at, rules),
-        Type::Object(fields) if first == b'{' => shape_object(fields, raw, at, rules),
-        Type::Map(inner) if first == b'{' => {
-            let members = node::members(raw)
-                .into_iter()
-                .map(|m| {
-                    let value = shape(inner, &m.value.text(), &path(at, &m.name), rules)?;
-                    Ok(Member { value, ..m })
-                })
-                .collect::<Result<_, Error>>()?;
-            Ok(Node::Object(members))
-        }
-        Type::List(inner) if first == b'[' => {
-            let items = node::elements(raw)
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| shape(inner, item, &format!("{at}[{i}]"), rules))
-                .collect::<Result<_, Error>>()?;
-            Ok(Node::List(items))
-        }
-        Type::Enum(values) if first == b'"' => {
-            let value = json::string_value(raw);
-            if rules.newer || values.contains(&value.as_str()) {
-                return kept();
-            }
-            let values: Vec<String> = values.iter().map(|v| quote(v)).collect();
-            Err(Error::invalid(
-                Some(at),
-                format!("{at} must be one of {}, found {raw}", values.join(", ")),
-            ))
-        }
-        Type::Str if first == b'"' => kept(),
-        Type::FreeObject if first == b'{' => kept(),
-        Type::Bool if raw == "true" || raw == "false" => kept(),
-        // A JSON integer: no fraction, no exponent (`1.0` is a float to msgspec).
-        Type::Int if json::type_name(raw) == "a number" && !raw.contains(['.', 'e', 'E']) => kept(),
-        _ => Err(wrong(at, expected(ty), raw)),
-    }
-}
-
-/// An object's known fields in schema order, then the members it does not
-/// know, as given.
-fn shape_object(fields: &[Field], raw: &str, at: &str, rules: Rules) -> Result<Node, Error> {
-    let mut given = node::members(raw);
-    let mut members = Vec::with_capacity(given.len());
-    for field in fields {
-        let here = path(at, field.name);
-        match given.iter().position(|m| m.name == field.name) {
-            Some(i) => {
-                let member = given.remove(i);
-                let value = shape(&field.ty, &member.value.text(), &here, rules)?;
-                if let (true, Some(check)) = (rules.input, field.check) {
-                    check(&value, &here)?;
-                }
-                members.push(Member { value, ..member });
-            }
-            None if field.may_be_absent(rules) => {}
-            None => return Err(Error::invalid(Some(&here), format!("{here} is missing"))),
-        }
-    }
-    members.extend(given);
-    Ok(Node::Object(members))
 }
 
 /// The snapshot: every known field present, absent ones as they read
 /// (their default, or the history table's), inner objects too; unknown
 /// members stay, after the known ones. A field of a later minor that an
 /// older file lacks stays absent.
-pub fn fill(ty: &Type, value: &Node) -> Node {
+pub fn fill<'a>(ty: &Type, value: &Node<'a>) -> Node<'a> {
     let lenient = Rules {
         minor: u32::MAX,
         newer: true,
@@ -232,13 +157,15 @@ pub fn fill(ty: &Type, value: &Node) -> Node {
     };
     match (ty, value) {
         (Type::Object(fields), Node::Object(members)) => {
-            let mut out = Vec::with_capacity(members.len());
+            let mut out = Vec::with_capacity(members.len() + fields.len());
+            let mut next = 0;
             for field in fields.iter() {
-                match members.iter().find(|m| m.name == field.name) {
-                    Some(m) => out.push(Member {
-                        value: fill(&field.ty, &m.value),
-                        ..m.clone()
-                    }),
+                match position_from(members, next, |m| m.is(field.name)) {
+                    Some(i) => {
+                        next = i + 1;
+                        let m = &members[i];
+                        out.push(m.with(fill(&field.ty, &m.value)));
+                    }
                     None => {
                         if let Some(default) = field.absent_value() {
                             let value = shape(&field.ty, default, field.name, lenient)
@@ -248,12 +175,7 @@ pub fn fill(ty: &Type, value: &Node) -> Node {
                     }
                 }
             }
-            out.extend(
-                members
-                    .iter()
-                    .filter(|m| field_of(fields, &m.name).is_none())
-                    .cloned(),
-            );
+            out.extend(unknown(fields, members).cloned());
             Node::Object(out)
         }
         (Type::List(inner), Node::List(items)) => {
@@ -265,20 +187,17 @@ pub fn fill(ty: &Type, value: &Node) -> Node {
 }
 
 /// `value` without the members the schema does not know, at every level.
-pub fn strip(ty: &Type, value: &Node) -> Node {
+pub fn strip<'a>(ty: &Type, value: &Node<'a>) -> Node<'a> {
     match (ty, value) {
-        (Type::Object(fields), Node::Object(members)) => Node::Object(
-            members
-                .iter()
-                .filter_map(|m| {
-                    let field = field_of(fields, &m.name)?;
-                    Some(Member {
-                        value: strip(&field.ty, &m.value),
-                        ..m.clone()
-                    })
-                })
-                .collect(),
-        ),
+        (Type::Object(fields), Node::Object(members)) => {
+            let mut next = 0;
+            let known = members.iter().filter_map(|m| {
+                let i = position_from(fields, next, |f| m.is(f.name))?;
+                next = i + 1;
+                Some(m.with(strip(&fields[i].ty, &m.value)))
+            });
+            Node::Object(known.collect())
+        }
         (Type::List(inner), Node::List(items)) => {
             Node::List(items.iter().map(|item| strip(inner, item)).collect())
         }
@@ -287,71 +206,42 @@ pub fn strip(ty: &Type, value: &Node) -> Node {
     }
 }
 
-/// Compact JSON: known fields in schema order, then unknown members as
-/// given. Known strings are written afresh (a lone surrogate escape reads,
-/// and so is written, as U+FFFD: docs/spec.md §7.3). With `omit_defaults`,
-/// a field equal to its default is left out, as msgspec's `omit_defaults`.
-pub fn to_json(ty: &Type, value: &Node, omit_defaults: bool) -> String {
-    match (ty, value) {
-        (Type::Object(fields), Node::Object(members)) => {
-            let mut out = Vec::with_capacity(members.len());
-            for field in fields.iter() {
-                let Some(m) = members.iter().find(|m| m.name == field.name) else {
-                    continue;
-                };
-                let text = to_json(&field.ty, &m.value, omit_defaults);
-                if omit_defaults && matches!(field.presence, Presence::Default(d) if d == text) {
-                    continue;
-                }
-                out.push(format!("{}:{text}", quote(field.name)));
+/// The members of an object that `fields` does not know, in order.
+pub(super) fn unknown<'m, 'a>(
+    fields: &'m [Field],
+    members: &'m [Member<'a>],
+) -> impl Iterator<Item = &'m Member<'a>> {
+    let mut next = 0;
+    members.iter().filter(
+        move |m| match position_from(fields, next, |f| m.is(f.name)) {
+            Some(i) => {
+                next = i + 1;
+                false
             }
-            for m in members
-                .iter()
-                .filter(|m| field_of(fields, &m.name).is_none())
-            {
-                out.push(format!("{}:{}", m.key, m.value.text()));
-            }
-            format!("{{{}}}", out.join(","))
-        }
-        (Type::Map(inner), Node::Object(members)) => {
-            let members: Vec<String> = members
-                .iter()
-                .map(|m| format!("{}:{}", m.key, to_json(inner, &m.value, omit_defaults)))
-                .collect();
-            format!("{{{}}}", members.join(","))
-        }
-        (Type::List(inner), Node::List(items)) => {
-            let items: Vec<String> = items
-                .iter()
-                .map(|i| to_json(inner, i, omit_defaults))
-                .collect();
-            format!("[{}]", items.join(","))
-        }
-        (Type::Nullable(inner), _) => to_json(inner, value, omit_defaults),
-        (Type::Str | Type::Enum(_), Node::Raw(raw)) if raw.starts_with('"') => {
-            quote(&json::string_value(raw))
-        }
-        _ => value.text(),
-    }
+            None => true,
+        },
+    )
 }
 
 /// Puts back into `result` the unknown members of `stored` that it lacks,
 /// at the top level and inside known objects (list items by position): a
 /// caller that rewrites a record never drops what a newer writer added
 /// (app §11.9.3 rule 2).
-pub fn keep_dropped(ty: &Type, result: &mut Node, stored: &Node) {
+pub fn keep_dropped<'a>(ty: &Type, result: &mut Node<'a>, stored: &Node<'a>) {
     match (ty, result, stored) {
         (Type::Object(fields), Node::Object(result), Node::Object(stored)) => {
+            let mut dropped = Vec::new();
             for old in stored {
-                let kept = result.iter_mut().find(|m| m.name == old.name);
-                match (field_of(fields, &old.name), kept) {
-                    (None, None) => result.push(old.clone()),
-                    (Some(field), Some(kept)) => {
-                        keep_dropped(&field.ty, &mut kept.value, &old.value)
+                match field_of(fields, &old.name) {
+                    None => dropped.push(old),
+                    Some(field) => {
+                        if let Some(kept) = result.iter_mut().find(|m| m.is(&old.name)) {
+                            keep_dropped(&field.ty, &mut kept.value, &old.value);
+                        }
                     }
-                    _ => {}
                 }
             }
+            put_back(result, dropped);
         }
         (Type::List(inner), Node::List(result), Node::List(stored)) => {
             for (item, old) in result.iter_mut().zip(stored) {
@@ -362,6 +252,31 @@ pub fn keep_dropped(ty: &Type, result: &mut Node, stored: &Node) {
         _ => {}
     }
 }
+
+/// Appends to `result` each of `dropped` (unknown members, in file order)
+/// whose name it lacks, counting those appended before: a name the result
+/// has, or had put back, is not put back again.
+fn put_back<'a>(result: &mut Vec<Member<'a>>, dropped: Vec<&Member<'a>>) {
+    if dropped.len() <= LINEAR_DROPPED {
+        for old in dropped {
+            if !result.iter().any(|m| m.is(&old.name)) {
+                result.push(old.clone());
+            }
+        }
+        return;
+    }
+    // Many: by a set of names, not a search of the result for each.
+    let mut names: HashSet<&str> = result.iter().map(|m| &*m.name).collect();
+    let missing: Vec<Member<'a>> = dropped
+        .into_iter()
+        .filter(|old| names.insert(&old.name))
+        .cloned()
+        .collect();
+    result.extend(missing);
+}
+
+/// Up to this many unknown members are put back by searching the result.
+const LINEAR_DROPPED: usize = 16;
 
 #[cfg(test)]
 mod tests;

@@ -102,3 +102,25 @@ fn every_listed_operation_is_dispatched_by_name() {
     .unwrap();
     assert_eq!(line, r#"{"line":"2026-04-17T14:00:00Z [INFO ] m"}"#);
 }
+
+#[test]
+fn every_field_name_is_its_own_json_key() {
+    // `schema::to_json` writes a known field's key without escaping it.
+    fn check(fields: &[schema::Field]) {
+        for field in fields {
+            assert_eq!(node::quote(field.name), format!("\"{}\"", field.name));
+            check_type(&field.ty);
+        }
+    }
+    fn check_type(ty: &schema::Type) {
+        use schema::Type;
+        match ty {
+            Type::Object(fields) => check(fields),
+            Type::List(inner) | Type::Map(inner) | Type::Nullable(inner) => check_type(inner),
+            _ => {}
+        }
+    }
+    for spec in [creation::SPEC, ingest::SPEC, readme_fields::SPEC] {
+        check(spec.fields);
+    }
+}

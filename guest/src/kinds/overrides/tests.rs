@@ -236,17 +236,20 @@ fn fill_ids_adds_an_id_last_only_where_the_key_is_missing() {
     ];
     fill_ids(&mut entries);
     let id0 = derived_id(r#"{"a":1}"#, 0);
-    assert_eq!(entries[0], Node::Raw(format!(r#"{{"a":1,"id":"{id0}"}}"#)));
+    assert_eq!(
+        entries[0],
+        Node::Raw(format!(r#"{{"a":1,"id":"{id0}"}}"#).into())
+    );
     assert_eq!(
         entries[1],
-        Node::Raw(format!(r#"{{"id":"{}"}}"#, derived_id("{}", 1)))
+        Node::Raw(format!(r#"{{"id":"{}"}}"#, derived_id("{}", 1)).into())
     );
     assert_eq!(entries[2], Node::Raw(r#"{"id":null}"#.into()));
 }
 
 #[test]
 fn append_only_accepts_the_entries_as_shown_or_as_stored_then_new_ones() {
-    let raw = |s: &str| Node::Raw(s.to_owned());
+    let raw = |s: &str| Node::Raw(s.to_owned().into());
     let stored = [raw(r#"{"a":1}"#)];
     let shown = [raw(r#"{"a":1,"id":"x"}"#)];
     let ok = [raw(r#"{"id":"x","a":1.0}"#), raw(r#"{"b":2}"#)];

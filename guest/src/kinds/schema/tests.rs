@@ -163,3 +163,27 @@ fn keep_dropped_restores_unknown_members_where_the_result_still_has_their_object
     keep_dropped(&TY, &mut result, &stored);
     assert!(to_json(&TY, &result, true).ends_with(r#","top":5}"#));
 }
+
+#[test]
+fn keep_dropped_puts_back_many_unknown_members_as_it_puts_back_a_few() {
+    let r = rules(3, false);
+    for count in [2, 15, 16, 17, 40] {
+        let mut stored = String::from(r#"{"v":"1","k":"x","o":{"a":"s"}"#);
+        let mut expected = String::from(r#"{"v":"2","k":"y","o":{"a":"s"},"u1":"mine""#);
+        for i in 0..count {
+            stored.push_str(&format!(r#","u{i}":{i}"#));
+            if i != 1 {
+                expected.push_str(&format!(r#","u{i}":{i}"#));
+            }
+        }
+        // Two keys that both read as U+FFFD: once the first is back, the
+        // result has that name, and the second stays out.
+        stored.push_str(r#","\ud800":"a","\udc00":"b"}"#);
+        expected.push_str(r#","\ud800":"a"}"#);
+        let stored = shape(&TY, &stored, "", r).unwrap();
+        let given = r#"{"v":"2","k":"y","o":{"a":"s"},"u1":"mine"}"#;
+        let mut result = shape(&TY, given, "", r).unwrap();
+        keep_dropped(&TY, &mut result, &stored);
+        assert_eq!(to_json(&TY, &result, true), expected, "{count}");
+    }
+}

@@ -1,0 +1,177 @@
+//! A value checked against its schema type and taken apart as far as the
+//! schema knows it (`schema`): the first fault in schema order, named by
+//! its dotted path; each object split by one pass over its text, the
+//! pieces borrowed from it.
+
+use super::node::{self, quote, Member, Node};
+use super::schema::{Field, Rules, Type};
+use super::split;
+use crate::{json, Error};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+/// Where a value is in a record; spelt as its dotted path only for a message.
+#[derive(Clone, Copy)]
+enum At<'p> {
+    /// Where the path starts: it is empty.
+    Top,
+    /// A member of the value there, by name.
+    Field(&'p At<'p>, &'p str),
+    /// An item of the list there.
+    Item(&'p At<'p>, usize),
+}
+
+impl At<'_> {
+    /// The dotted path (`lims_project.uid`, `plugins_applied[0].status`).
+    fn path(&self) -> String {
+        match self {
+            At::Top => String::new(),
+            At::Field(parent, name) => {
+                let at = parent.path();
+                if at.is_empty() {
+                    (*name).to_owned()
+                } else {
+                    format!("{at}.{name}")
+                }
+            }
+            At::Item(parent, i) => format!("{}[{i}]", parent.path()),
+        }
+    }
+}
+
+fn wrong(at: At, expected: &str, raw: &str) -> Error {
+    let at = at.path();
+    let found = json::type_name(raw);
+    Error::invalid(Some(&at), format!("{at} must be {expected}, found {found}"))
+}
+
+/// What a value of `ty` must be, for a message.
+fn expected(ty: &Type) -> &'static str {
+    match ty {
+        Type::Str | Type::Enum(_) => "a string",
+        Type::Int => "an integer",
+        Type::Bool => "a boolean",
+        Type::List(_) => "an array",
+        Type::Nullable(inner) => expected(inner),
+        Type::Object(_) | Type::Map(_) | Type::FreeObject => "an object",
+    }
+}
+
+/// Checks `raw` (compact JSON) against `ty` and takes it apart as far as
+/// the schema knows it. The first fault in schema order is reported, named
+/// by its dotted path from `at` (`lims_project.uid`,
+/// `plugins_applied[0].status`).
+pub fn shape<'a>(ty: &Type, raw: &'a str, at: &str, rules: Rules) -> Result<Node<'a>, Error> {
+    match at {
+        "" => shape_at(ty, raw, At::Top, rules),
+        name => shape_at(ty, raw, At::Field(&At::Top, name), rules),
+    }
+}
+
+fn shape_at<'a>(ty: &Type, raw: &'a str, at: At, rules: Rules) -> Result<Node<'a>, Error> {
+    let first = raw.as_bytes()[0];
+    let kept = || Ok(Node::Raw(Cow::Borrowed(raw)));
+    match ty {
+        Type::Nullable(_) if raw == "null" => kept(),
+        Type::Nullable(inner) => shape_at(inner, raw, at, rules),
+        Type::Object(fields) if first == b'{' => {
+            shape_members(fields, node::members(raw), at, rules)
+        }
+        Type::Map(inner) if first == b'{' => {
+            let members = node::members(raw)
+                .into_iter()
+                .map(|m| {
+                    let here = At::Field(&at, &m.name);
+                    let value = shape_value(inner, m.value.into_raw(), here, rules)?;
+                    Ok(Member { value, ..m })
+                })
+                .collect::<Result<_, Error>>()?;
+            Ok(Node::Object(members))
+        }
+        Type::List(inner) if first == b'[' => {
+            let items = split::elements(raw)
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| shape_at(inner, item, At::Item(&at, i), rules))
+                .collect::<Result<_, Error>>()?;
+            Ok(Node::List(items))
+        }
+        Type::Enum(values) if first == b'"' => {
+            let value = node::string_text(raw);
+            if rules.newer || values.contains(&&*value) {
+                return kept();
+            }
+            let at = at.path();
+            let values: Vec<String> = values.iter().map(|v| quote(v)).collect();
+            Err(Error::invalid(
+                Some(&at),
+                format!("{at} must be one of {}, found {raw}", values.join(", ")),
+            ))
+        }
+        Type::Str if first == b'"' => kept(),
+        Type::FreeObject if first == b'{' => kept(),
+        Type::Bool if raw == "true" || raw == "false" => kept(),
+        // A JSON integer: no fraction, no exponent (`1.0` is a float to msgspec).
+        Type::Int if json::type_name(raw) == "a number" && !raw.contains(['.', 'e', 'E']) => kept(),
+        _ => Err(wrong(at, expected(ty), raw)),
+    }
+}
+
+/// [`shape`] of a value that may own its text (one this policy set).
+fn shape_value<'a>(ty: &Type, raw: Cow<'a, str>, at: At, rules: Rules) -> Result<Node<'a>, Error> {
+    let owned = match raw {
+        Cow::Borrowed(raw) => return shape_at(ty, raw, at, rules),
+        Cow::Owned(owned) => owned,
+    };
+    let node = shape_at(ty, &owned, at, rules)?;
+    if matches!(node, Node::Raw(_)) {
+        // Kept as it is: the text moves in, uncopied.
+        drop(node);
+        return Ok(Node::Raw(Cow::Owned(owned)));
+    }
+    Ok(node.into_owned())
+}
+
+/// A record's members (its top level) checked against `fields`, as
+/// [`shape`] checks an object: known fields in schema order, then the
+/// members it does not know, as given.
+pub fn shape_fields<'a>(
+    fields: &[Field],
+    given: Vec<Member<'a>>,
+    rules: Rules,
+) -> Result<Node<'a>, Error> {
+    shape_members(fields, given, At::Top, rules)
+}
+
+/// An object's members checked against `fields`: its known fields in schema
+/// order, then the members it does not know, as given.
+fn shape_members<'a>(
+    fields: &[Field],
+    given: Vec<Member<'a>>,
+    at: At,
+    rules: Rules,
+) -> Result<Node<'a>, Error> {
+    let mut members = Vec::with_capacity(given.len());
+    // Taken from the front when given in schema order (as this policy writes).
+    let mut given = VecDeque::from(given);
+    for field in fields {
+        let here = At::Field(&at, field.name);
+        match given.iter().position(|m| m.is(field.name)) {
+            Some(i) => {
+                let member = given.remove(i).expect("a member found");
+                let value = shape_value(&field.ty, member.value.into_raw(), here, rules)?;
+                if let (true, Some(check)) = (rules.input, field.check) {
+                    check(&value, &here.path())?;
+                }
+                members.push(Member { value, ..member });
+            }
+            None if field.may_be_absent(rules) => {}
+            None => {
+                let here = here.path();
+                return Err(Error::invalid(Some(&here), format!("{here} is missing")));
+            }
+        }
+    }
+    members.extend(given);
+    Ok(Node::Object(members))
+}
