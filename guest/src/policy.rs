@@ -82,27 +82,9 @@ pub fn write_equipment<E: Env>(
     ];
     check_fits(|| record.to_json(), &caller_fields)?;
     let file = env.lock(path)?;
-    let existing = match file.read()? {
-        None => None,
-        Some(bytes) => match decode_equipment(&bytes) {
-            Ok(found) => Some(found),
-            Err(e @ Error::SchemaMajorMismatch { .. }) => {
-                return Err(e.context(&format!("{path} left untouched")))
-            }
-            Err(
-                Error::Decode(reason)
-                | Error::Validation {
-                    message: reason, ..
-                },
-            ) => {
-                env.warn(&format!(
-                    "{path}: corrupt equipment.json rewritten as a fresh record ({reason})"
-                ));
-                None
-            }
-            Err(other) => return Err(other),
-        },
-    };
+    let stored = file.read()?;
+    let judged = stored.as_deref().map(decode_equipment).transpose();
+    let existing = rewrite_over(env, path, "equipment.json", judged)?;
     let now = time::format_utc(env.now());
     let unknown = match existing {
         Some((old, unknown)) => {
@@ -132,6 +114,36 @@ pub fn write_equipment<E: Env>(
     }
     file.replace(document.as_bytes())?;
     Ok(EquipmentWritten { record, document })
+}
+
+/// What a rewrite does with the file its locked read judged (spec §2.1):
+/// the record when it is one; `None` when there is none or it is corrupt
+/// (not JSON, the wrong shape: rewritten as a fresh record, with a warning
+/// naming the file); another major refuses the write, the file untouched.
+pub fn rewrite_over<E: Env, T>(
+    env: &E,
+    path: &str,
+    file_name: &str,
+    judged: Result<Option<T>, Error>,
+) -> Result<Option<T>, Error> {
+    match judged {
+        Ok(found) => Ok(found),
+        Err(e @ Error::SchemaMajorMismatch { .. }) => {
+            Err(e.context(&format!("{path} left untouched")))
+        }
+        Err(
+            Error::Decode(reason)
+            | Error::Validation {
+                message: reason, ..
+            },
+        ) => {
+            env.warn(&format!(
+                "{path}: corrupt {file_name} rewritten as a fresh record ({reason})"
+            ));
+            Ok(None)
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// Any stamp (`YYYY-MM-DDTHH:MM:SSZ`): a stand-in of the right length for

@@ -13,7 +13,7 @@
 use super::node::Node;
 use super::record::{self, Spec};
 use super::schema::{self, optional, required, Field, Type};
-use crate::policy::{Env, LockedFile};
+use crate::policy::{self, Env, LockedFile};
 use crate::{time, Error};
 
 /// Character limits of two core fields after trimming whitespace (app
@@ -78,24 +78,7 @@ pub fn write<E: Env>(env: &E, path: &str, input_json: &str) -> Result<String, Er
         Ok(Some(doc)) => SPEC.decode(doc).map(Some),
         Err(e) => Err(e.clone()),
     };
-    let kept = match judged {
-        Ok(on_disk) => on_disk,
-        Err(e @ Error::SchemaMajorMismatch { .. }) => {
-            return Err(e.context(&format!("{path} left untouched")))
-        }
-        Err(
-            Error::Decode(reason)
-            | Error::Validation {
-                message: reason, ..
-            },
-        ) => {
-            env.warn(&format!(
-                "{path}: corrupt readme_fields.json rewritten as a fresh record ({reason})"
-            ));
-            None
-        }
-        Err(other) => return Err(other),
-    };
+    let kept = policy::rewrite_over(env, path, "readme_fields.json", judged)?;
     if let Some(on_disk) = &kept {
         record.set(
             "schema_version",
