@@ -1390,7 +1390,8 @@ fn only(family: bool) {
 
 /// `exlab --profile OPERATION [N [A.wasm [B.wasm]]]`: only our side of one
 /// tmpfs row (or a creation.json read), `N` times, for `perf record` or
-/// `strace -c` (OPERATION: `rewrite`, `first`, `creation-read`), with the
+/// `strace -c` (OPERATION: `rewrite`, `first`, `creation-read`,
+/// `creation-update`, `log-append`, or `floor-rewrite` for the floor's), with the
 /// built-in policy or `A.wasm`; with `B.wasm` too, the two alternate in
 /// blocks of 50 and their medians print.
 fn profile(args: &[String]) {
@@ -1400,7 +1401,11 @@ fn profile(args: &[String]) {
         Some(file) => Policy::from_bytes(&fs::read(file).unwrap()).unwrap(),
         None => Policy::builtin().unwrap(),
     };
-    let base = tmpfs_dir().unwrap();
+    // `EXLAB_PROFILE_DIR`: profile on that folder's disk instead of a tmpfs.
+    let base = match std::env::var_os("EXLAB_PROFILE_DIR") {
+        Some(dir) => PathBuf::from(dir).join(format!("exlab-profile-{}", std::process::id())),
+        None => tmpfs_dir().unwrap(),
+    };
     let setup = |name: &str, policy: &Policy| {
         let (lib_dir, floor_dir) = (base.join(name), base.join(format!("{name}-floor")));
         fs::create_dir_all(&lib_dir).unwrap();
@@ -1410,7 +1415,9 @@ fn profile(args: &[String]) {
         cache
     };
     let inputs: Vec<String> = (0..8).map(|i| equipment_input(&format!("L{i}"))).collect();
+    let floor_eq = base.join("a-floor").join(EQUIPMENT);
     let call = |cache: &Cache, i: usize| match operation {
+        "floor-rewrite" => floor::rewrite(&floor_eq, inputs[i % 8].as_bytes()),
         "rewrite" => {
             cache.write_equipment(EQUIPMENT, &inputs[i % 8]).unwrap();
         }
@@ -1437,6 +1444,24 @@ fn profile(args: &[String]) {
         }
         other => panic!("no operation {other}"),
     };
+    if args.get(2).is_some_and(|a| a == "floor") {
+        // Ours against the floor's rewrite, interleaved one by one.
+        let a = setup("a", &Policy::builtin().unwrap());
+        let record = fs::read(base.join("a").join(EQUIPMENT)).unwrap();
+        let (ta, tb, _) = interleaved(
+            n,
+            1,
+            |i| call(&a, i),
+            |_| floor::rewrite(&floor_eq, &record),
+            None,
+        );
+        println!(
+            "{operation}: ours {ta:.1} us, floor {tb:.1} us ({:.2}x)",
+            ta / tb
+        );
+        let _ = fs::remove_dir_all(&base);
+        return;
+    }
     let a = setup("a", &policy(2));
     if args.get(3).is_some() {
         let b = setup("b", &policy(3));

@@ -28,6 +28,8 @@ struct Env {
     file_size_limit: Option<u64>,
     /// RLIMIT_AS, in bytes.
     address_space_limit: Option<u64>,
+    /// Runs as this user and group (id), with no supplementary groups.
+    user: Option<u32>,
 }
 
 impl Env {
@@ -43,6 +45,11 @@ impl Env {
 
     fn without(mut self, name: &'static str) -> Env {
         self.removed.push(name);
+        self
+    }
+
+    fn user(mut self, id: u32) -> Env {
+        self.user = Some(id);
         self
     }
 
@@ -69,9 +76,19 @@ fn run(cwd: &Path, args: &[&str], stdin: &str, env: &Env) -> Run {
         (libc::RLIMIT_FSIZE, env.file_size_limit),
         (libc::RLIMIT_AS, env.address_space_limit),
     ];
-    // SAFETY: setrlimit is async-signal-safe and changes only the child.
+    let user = env.user;
+    // SAFETY: setrlimit, setgroups, setgid and setuid are async-signal-safe
+    // and change only the child.
     unsafe {
         command.pre_exec(move || {
+            if let Some(id) = user {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(id) != 0
+                    || libc::setuid(id) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             for (resource, bytes) in limits {
                 let Some(bytes) = bytes else { continue };
                 let limit = libc::rlimit {
@@ -352,6 +369,106 @@ fn p7_a_new_cache_file_prunes_other_versions_and_leaves_foreign_files() {
 
 fn sha256_of_builtin() -> String {
     exlab_cache::sha256_hex(exlab_cache::BUILTIN_POLICY)
+}
+
+// --------------------------------------------- folders the writer does not own
+
+/// The folder's atime, as stat reports it.
+fn atime(path: &Path) -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).unwrap();
+    (meta.atime(), meta.atime_nsec())
+}
+
+#[test]
+fn a_rewrite_leaves_the_folders_atime_alone() {
+    // The sweep lists the folder on every write; without O_NOATIME that
+    // listing stamps the atime after each rename, an inode update the
+    // write's fsyncs pay for.
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache::open(tmp.path()).unwrap();
+    cache
+        .write_equipment(EQUIPMENT, &equipment_input("A"))
+        .unwrap();
+    let folder = tmp.path().join(EQUIPMENT).parent().unwrap().to_owned();
+    let long_ago = timespec(1_000_000_000);
+    set_atime(&folder, long_ago);
+    cache
+        .write_equipment(EQUIPMENT, &equipment_input("B"))
+        .unwrap();
+    assert_eq!(atime(&folder), (long_ago.tv_sec, long_ago.tv_nsec));
+}
+
+fn timespec(seconds: i64) -> libc::timespec {
+    libc::timespec {
+        tv_sec: seconds,
+        tv_nsec: 0,
+    }
+}
+
+fn set_atime(path: &Path, at: libc::timespec) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let omit = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: libc::UTIME_OMIT,
+    };
+    // SAFETY: a valid C string and two timespecs.
+    let ok = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), [at, omit].as_ptr(), 0) };
+    assert_eq!(ok, 0, "{}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn another_users_folders_still_take_writes_readable_or_not() {
+    // O_NOATIME is the owner's to ask for: anyone else gets EPERM and lists
+    // the folder as before. A folder it cannot read takes the write through
+    // cap-std's O_PATH descriptor, but cannot be fsynced: the new file is in
+    // place and the write says its durability is unconfirmed (io_error).
+    // Needs root, to be someone else.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: not root, cannot run the CLI as another user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let mode = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let nobody = 65534;
+    let env = Env::default()
+        .user(nobody)
+        .var("EXLAB_CACHE_CODE_CACHE", "off");
+    for (folder_mode, readable) in [(0o777, true), (0o733, false)] {
+        let root = tmp
+            .path()
+            .join(if readable { "readable" } else { "unreadable" });
+        let folder = root.join(EQUIPMENT).parent().unwrap().to_owned();
+        std::fs::create_dir_all(&folder).unwrap();
+        for dir in folder.ancestors().take_while(|d| d.starts_with(tmp.path())) {
+            mode(dir, 0o755);
+        }
+        mode(&folder, folder_mode);
+        let root_arg = root.to_str().unwrap();
+        for label in ["A", "B"] {
+            let out = run(
+                &root,
+                &["--root", root_arg, "equipment", "write", EQUIPMENT],
+                &equipment_input(label),
+                &env,
+            );
+            if readable {
+                assert_eq!(out.status, 0, "write {label}: {}", out.stderr);
+            } else {
+                assert_eq!(out.code(), "io_error", "write {label}");
+                assert!(out.stderr.contains("fsync the folder"), "{}", out.stderr);
+            }
+            let written: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(root.join(EQUIPMENT)).unwrap()).unwrap();
+            assert_eq!(written["label"], label, "readable: {readable}");
+        }
+        assert!(temp_files(&root).is_empty(), "readable: {readable}");
+    }
 }
 
 // ------------------------------------- point 2: odd policy and config files
