@@ -1390,7 +1390,7 @@ fn only(family: bool) {
 
 /// `exlab --profile OPERATION [N [A.wasm [B.wasm]]]`: only our side of one
 /// tmpfs row (or a creation.json read), `N` times, for `perf record` or
-/// `strace -c` (OPERATION: `rewrite`, `first`, `creation-read`,
+/// `strace -c` (OPERATION: `rewrite`, `first`, `read`, `creation-read`,
 /// `creation-update`, `log-append`, or `floor-rewrite` for the floor's), with the
 /// built-in policy or `A.wasm`; with `B.wasm` too, the two alternate in
 /// blocks of 50 and their medians print.
@@ -1425,6 +1425,9 @@ fn profile(args: &[String]) {
             let path = format!("fresh/{i}/test_runs.json");
             let w = cache.write_marker(MarkerKind::TestRuns, &path, MARKER_INPUT);
             assert!(w.unwrap().written);
+        }
+        "read" => {
+            std::hint::black_box(cache.read_equipment(EQUIPMENT).unwrap());
         }
         "creation-read" => {
             std::hint::black_box(cache.read_creation(CREATION).unwrap());
