@@ -193,8 +193,8 @@ fn utf16_units(literal: &str) -> Vec<u16> {
 /// How many bytes of `bytes` a string literal can hold as they are: up to
 /// the first `"`, `\\` or control character. Eight bytes at a time (wasm
 /// has 64-bit integers, not the vector instructions a byte loop would
-/// get natively).
-fn plain_run(bytes: &[u8]) -> usize {
+/// get natively). In accepted text a string's run ends at its `"` or `\\`.
+pub(crate) fn plain_run(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     // A byte of `word` that is zero sets its high bit here (exactly the

@@ -160,6 +160,13 @@ fn object_json(fields: &[&str], values: &[&String], kept: &[KeptField]) -> Strin
         out.push(':');
         json::push_string(&mut out, value);
     }
+    push_kept(&mut out, kept);
+    out
+}
+
+/// The `kept` fields after the members already in `out` (an object not yet
+/// closed), then the closing brace.
+fn push_kept(out: &mut String, kept: &[KeptField]) {
     for (key, text) in kept {
         if out.len() > 1 {
             out.push(',');
@@ -169,7 +176,6 @@ fn object_json(fields: &[&str], values: &[&String], kept: &[KeptField]) -> Strin
         out.push_str(text);
     }
     out.push('}');
-    out
 }
 
 /// Compact JSON (no spaces, no trailing newline), keys in insertion order.
@@ -190,15 +196,7 @@ pub fn to_compact_json_with(map: &Map<String, Value>, kept: &[KeptField]) -> Str
         return out;
     }
     out.pop(); // the closing brace
-    for (key, text) in kept {
-        if out.len() > 1 {
-            out.push(',');
-        }
-        out.push_str(key);
-        out.push(':');
-        out.push_str(text);
-    }
-    out.push('}');
+    push_kept(&mut out, kept);
     out
 }
 

@@ -4,6 +4,8 @@
 //! [`Document::scan`](crate::json::Document::scan) and is compact, so the
 //! loops need not check it again.
 
+use crate::json::plain_run;
+
 /// An object's members as written, `(key, value)`, repeated keys and all.
 pub fn members(object: &str) -> impl Iterator<Item = (&str, &str)> {
     let bytes = object.as_bytes();
@@ -43,31 +45,6 @@ fn string_end(bytes: &[u8], start: usize) -> usize {
             _ => i += 2, // a `\` and the character it escapes
         }
     }
-}
-
-/// How many bytes of `bytes` come before the first `"` or `\`. Eight bytes
-/// at a time (wasm has 64-bit integers, not the vector instructions a byte
-/// loop would get natively).
-fn plain_run(bytes: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // A byte of `word` that is zero sets its high bit here; the lowest one
-    // set is the first zero byte (higher ones may be false alarms).
-    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
-    let mut at = 0;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let special = zero_byte(word ^ (ONES * u64::from(b'"')))
-            | zero_byte(word ^ (ONES * u64::from(b'\\')));
-        if special != 0 {
-            return at + special.trailing_zeros() as usize / 8;
-        }
-        at += 8;
-    }
-    at + bytes[at..]
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\')
-        .expect("a string literal ends")
 }
 
 /// Where the value at `start` ends: at the `,` or closing bracket after it.
