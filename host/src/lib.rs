@@ -56,6 +56,7 @@ pub use error::Error;
 pub use front::async_cache::AsyncCache;
 pub use front::cache::Cache;
 pub use front::kinds::{kinds_to_json, Appended, Created, UpdateError};
+pub use front::merge_patch::merge_patch;
 pub use front::sync;
 pub use interface::latest::{
     Access, Equipment, EquipmentWritten, Kind, Marker, MarkerKind, MarkerWritten, Operation,

@@ -231,6 +231,39 @@ fn s9_update_json_hands_over_the_record_as_stored_text() {
 }
 
 #[test]
+fn s9_update_refuses_a_record_a_value_would_change_and_writes_nothing() {
+    // A Value keeps an integer past 64 bits only as a float: handing it
+    // over would rewrite a field the step never touched.
+    let h = Harness::new();
+    let mut record = creation("asmith");
+    record["schema_version"] = json!("1.9");
+    record["serial"] = json!(0);
+    let stored = record
+        .to_string()
+        .replace(r#""serial":0"#, r#""serial":18446744073709551616123"#);
+    std::fs::create_dir_all(h.dir.path().join(CREATION).parent().unwrap()).unwrap();
+    std::fs::write(h.dir.path().join(CREATION), &stored).unwrap();
+    let mut called = false;
+    let e = h
+        .cache
+        .update_creation(CREATION, |_| {
+            called = true;
+            Ok::<_, Infallible>(())
+        })
+        .unwrap_err();
+    let UpdateError::Cache(e) = e;
+    assert!(!called, "the step never saw a changed record");
+    assert_eq!(e.code(), "validation_error");
+    assert!(e.message().contains("18446744073709551616123"), "{e}");
+    assert!(e.message().contains("update_json"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(h.dir.path().join(CREATION)).unwrap(),
+        stored
+    );
+    assert!(temp_files(h.dir.path()).is_empty());
+}
+
+#[test]
 fn s9_a_step_may_read_the_cache_again() {
     let h = Harness::new();
     h.cache
@@ -452,6 +485,43 @@ fn s9_cli_creation_create_update_read() {
         std::fs::read_to_string(dir.path().join(CREATION)).unwrap(),
         on_disk
     );
+}
+
+#[test]
+fn s9_cli_update_keeps_the_text_of_every_member_the_patch_does_not_name() {
+    // Unknown fields as another writer left them: an integer past 64 bits,
+    // a decimal longer than a double, a lone surrogate, in their order.
+    let dir = tempfile::tempdir().unwrap();
+    let mut record = creation("asmith");
+    record["schema_version"] = json!("1.9");
+    record["sync_status"] = json!("synced");
+    let unknown =
+        r#""u1":18446744073709551616123,"u2":0.10000000000000000000001,"u3":"\ud800","u4":4"#;
+    let stored = format!("{},{unknown}}}", record.to_string().trim_end_matches('}'));
+    std::fs::create_dir_all(dir.path().join(CREATION).parent().unwrap()).unwrap();
+    std::fs::write(dir.path().join(CREATION), &stored).unwrap();
+    // A null removes a member (sync_status back to its default, left out).
+    let run = cli(
+        dir.path(),
+        &["creation", "update", CREATION],
+        r#"{"sync_status": null, "variables": {"operator": "bjones"}}"#,
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let on_disk = std::fs::read_to_string(dir.path().join(CREATION)).unwrap();
+    assert_eq!(run.stdout, on_disk, "stdout is the file as written");
+    assert!(on_disk.ends_with(&format!(",{unknown}}}")), "{on_disk}");
+    assert!(!on_disk.contains("sync_status"), "{on_disk}");
+    assert!(on_disk.contains(r#""operator":"bjones""#), "{on_disk}");
+    // The generic form takes the same patch.
+    let run = cli(
+        dir.path(),
+        &["kind", "creation", "update", CREATION],
+        r#"{"sync_status":"cleaned"}"#,
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let on_disk = std::fs::read_to_string(dir.path().join(CREATION)).unwrap();
+    assert!(on_disk.ends_with(&format!(",{unknown}}}")), "{on_disk}");
+    assert!(on_disk.contains(r#""sync_status":"cleaned""#), "{on_disk}");
 }
 
 #[test]

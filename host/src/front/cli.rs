@@ -463,9 +463,9 @@ fn sync_config(
 /// Record kinds by name: the typed commands and `kind NAME OP` alike.
 mod kinds {
     use super::{print, stdin_json};
-    use exlab_cache::{Access, Cache, Error, Kind, UpdateError};
-    use serde_json::{json, Value};
-    use std::convert::Infallible;
+    use exlab_cache::{merge_patch, Access, Cache, Error, Kind, UpdateError};
+    use serde_json::value::RawValue;
+    use serde_json::Value;
 
     /// Runs `operation` of `kind`, its input from stdin when it takes one
     /// (a merge patch for an update); prints the policy's result.
@@ -492,21 +492,25 @@ mod kinds {
             (_, None) => usage(&format!("{kind} {operation} needs a PATH")),
         };
         if op.access == Access::Update {
-            let patch: Value =
-                serde_json::from_str(&stdin_json()?).map_err(|e| Error::Validation {
-                    field: None,
-                    message: format!("input is not JSON: {e}"),
-                })?;
+            // The patch is merged into the record's text: members it does
+            // not name are handed back byte for byte.
+            let patch = stdin_json()?;
+            serde_json::from_str::<&RawValue>(&patch).map_err(|e| Error::Validation {
+                field: None,
+                message: format!("input is not JSON: {e}"),
+            })?;
             let written = cache
-                .update(kind, path, |record| {
-                    merge_patch(record, &patch);
-                    Ok::<_, Infallible>(())
-                })
+                .update_json(kind, path, |record| merge_patch(&record, &patch))
                 .map_err(|e| match e {
                     UpdateError::Cache(e) => e,
-                    UpdateError::Step(never) => match never {},
+                    UpdateError::Step(e) => Error::Validation {
+                        field: None,
+                        message: format!(
+                            "{path}: the merge patch cannot be applied to the record: {e}; nothing written"
+                        ),
+                    },
                 })?;
-            print(&written.to_string());
+            print(&written);
             return Ok(());
         }
         let input = if op.takes_input {
@@ -524,44 +528,9 @@ mod kinds {
         std::process::exit(2)
     }
 
-    /// RFC 7396: members of an object patch are merged in, `null` removes
-    /// one; any other patch replaces the target.
-    fn merge_patch(target: &mut Value, patch: &Value) {
-        let Value::Object(patch) = patch else {
-            *target = patch.clone();
-            return;
-        };
-        if !target.is_object() {
-            *target = json!({});
-        }
-        let members = target.as_object_mut().expect("an object");
-        for (name, value) in patch {
-            if value.is_null() {
-                members.remove(name);
-            } else {
-                merge_patch(members.entry(name.clone()).or_insert(Value::Null), value);
-            }
-        }
-    }
-
     /// The kinds as JSON: names, files, schema versions, operations.
     pub(super) fn to_json(kinds: &[Kind]) -> Value {
         exlab_cache::kinds_to_json(kinds)
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn merge_patch_follows_rfc_7396() {
-            let mut record = json!({"a":"b","c":{"d":"e","f":"g"}});
-            merge_patch(&mut record, &json!({"a":"z","c":{"f":null}}));
-            assert_eq!(record, json!({"a":"z","c":{"d":"e"}}));
-            let mut record = json!({"a":[1,2]});
-            merge_patch(&mut record, &json!({"a":[3],"n":{"x":null,"y":1}}));
-            assert_eq!(record, json!({"a":[3],"n":{"y":1}}));
-        }
     }
 }
 

@@ -94,9 +94,11 @@ impl Cache {
     /// written and its error comes back as [`UpdateError::Step`]. Returns
     /// the record as written.
     ///
-    /// The record is a `serde_json::Value`: an integer past 64 bits becomes
-    /// a float there, and a record `serde_json` cannot hold (nesting past
-    /// 128 levels) is refused. [`Cache::update_json`] hands over the text.
+    /// The record is a `serde_json::Value`. A record it cannot hold
+    /// exactly is refused, nothing written: an integer past 64 bits (a
+    /// `Value` would make it a float, and the write would change a field
+    /// nobody asked to change), a lone surrogate, nesting past 128 levels.
+    /// [`Cache::update_json`] hands over the text, which holds them all.
     pub fn update<E>(
         &self,
         kind: &str,
@@ -104,10 +106,14 @@ impl Cache {
         mut step: impl FnMut(&mut Value) -> Result<(), E>,
     ) -> Result<Value, UpdateError<E>> {
         // The step's own error, or None: the record could not be a Value.
-        let mut unrepresentable = None;
+        let mut unrepresentable = String::new();
         let written = self.update_json(kind, path, |record| {
+            if let Some(number) = integer_past_64_bits(&record) {
+                unrepresentable = format!("the integer {number} does not fit in 64 bits");
+                return Err(None);
+            }
             let mut record: Value = serde_json::from_str(&record).map_err(|e| {
-                unrepresentable = Some(e);
+                unrepresentable = e.to_string();
                 None
             })?;
             step(&mut record).map_err(Some)?;
@@ -119,9 +125,8 @@ impl Cache {
             Err(UpdateError::Step(None)) => Err(UpdateError::Cache(Error::Validation {
                 field: None,
                 message: format!(
-                    "{path}: the record cannot be handed over as a serde_json::Value ({}); \
-                     nothing written (Cache::update_json takes it as text)",
-                    unrepresentable.map_or_else(String::new, |e| e.to_string())
+                    "{path}: the record cannot be handed over as a serde_json::Value \
+                     ({unrepresentable}); nothing written (Cache::update_json takes it as text)"
                 ),
             })),
             Err(UpdateError::Cache(e)) => Err(UpdateError::Cache(e)),
@@ -279,10 +284,76 @@ pub fn kinds_to_json(kinds: &[Kind]) -> Value {
 }
 
 /// The policy's result, as data (a `Value`, or the shape a typed call expects).
+/// The first integer of the JSON `text` (outside its strings) that no
+/// `i64` or `u64` holds: `serde_json::Value` would keep only a float of it.
+fn integer_past_64_bits(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while bytes.get(i).is_some_and(|&b| b != b'"') {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while bytes
+                    .get(i)
+                    .is_some_and(|b| matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                {
+                    i += 1;
+                }
+                let number = &text[start..i];
+                let integer = !number.contains(['.', 'e', 'E']);
+                if integer && number.parse::<i64>().is_err() && number.parse::<u64>().is_err() {
+                    return Some(number);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Error> {
     serde_json::from_str(json).map_err(|e| {
         Error::policy(format!(
             "the policy's result is not what this call expects: {e}"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::integer_past_64_bits;
+
+    #[test]
+    fn integers_past_64_bits_are_found_outside_strings_only() {
+        assert_eq!(
+            integer_past_64_bits(r#"{"a":1,"b":-9223372036854775808}"#),
+            None
+        );
+        assert_eq!(integer_past_64_bits(r#"{"a":18446744073709551615}"#), None);
+        assert_eq!(
+            integer_past_64_bits(r#"{"a":18446744073709551616}"#),
+            Some("18446744073709551616")
+        );
+        assert_eq!(
+            integer_past_64_bits(r#"{"a":[-9223372036854775809]}"#),
+            Some("-9223372036854775809")
+        );
+        // Floats are floats to every reader; digits inside strings are text.
+        assert_eq!(
+            integer_past_64_bits(r#"{"a":1e400,"b":0.100000000000000000001}"#),
+            None
+        );
+        assert_eq!(
+            integer_past_64_bits(r#"{"a":"99999999999999999999\"9"}"#),
+            None
+        );
+        assert_eq!(integer_past_64_bits(r#"{"99999999999999999999":1}"#), None);
+    }
 }

@@ -9,4 +9,5 @@
 pub(crate) mod async_cache;
 pub(crate) mod cache;
 pub(crate) mod kinds;
+pub(crate) mod merge_patch;
 pub mod sync;
