@@ -11,8 +11,9 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::PyTypeInfo;
 
 /// Deeper than this is refused: a cycle ends here instead of in a stack
-/// overflow, and no record the policy accepts comes near it.
-const MAX_DEPTH: usize = 100;
+/// overflow. As deep as `json.dumps` goes under Python's default recursion
+/// limit: the policy accepts free-form objects (`variables`) that deep.
+const MAX_DEPTH: usize = 1000;
 
 /// Why a value is not JSON, worded as `json.dumps` words it.
 pub(crate) type NotJson = String;

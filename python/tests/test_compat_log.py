@@ -66,6 +66,14 @@ def test_an_appended_line_gets_one_newline_and_its_folders(log_writer, root):
     assert log.read_text() == "one\ntwo\n"
 
 
+def test_an_append_to_a_name_that_is_not_a_log_file_is_refused(log_writer, root):
+    # The policy would take the name for a folder and write beneath it.
+    events = root / "events"
+    with pytest.raises(ValueError, match=r"\*\.log"):
+        log_writer.append_log_line(events, "one")
+    assert not events.exists()
+
+
 def test_an_appended_line_stays_one_line(log_writer, root):
     log = root / "wizard.lab-1.log"
     log_writer.append_log_line(log, "Traceback:\n  boom")

@@ -535,3 +535,15 @@ def test_an_update_keeps_integers_beyond_64_bits(cache, root):
     cache.create_creation(CREATION, creation(variables={"big": 10**30}))
     cache.update_creation(CREATION, lambda r: None)
     assert load(root, CREATION)["variables"]["big"] == 10**30
+
+
+def test_an_update_of_a_deeply_nested_record_goes_through(cache, root):
+    # Free-form objects may nest as deep as the policy accepts them.
+    deep: object = 1
+    for _ in range(300):
+        deep = {"d": deep}
+    cache.create_creation(CREATION, creation(variables={"deep": deep}))
+    cache.update_creation(CREATION, lambda r: r.update(sync_status="synced"))
+    stored = load(root, CREATION)
+    assert stored["sync_status"] == "synced"
+    assert stored["variables"]["deep"] == deep

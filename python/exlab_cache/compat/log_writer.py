@@ -52,8 +52,15 @@ def format_log_line(
 def append_log_line(path: StrPath, line: str) -> None:
     """Appends ``line`` and a newline to the log file ``path`` (its folders
     made) with one ``O_APPEND`` write: concurrent appenders never
-    interleave."""
+    interleave. ``path`` must name a ``.log`` file: the policy takes any
+    other name for the folder of this machine's log, and the app's callers
+    mean the file they name."""
     p = _support.path(path)
+    if not p.endswith(".log"):
+        raise ValueError(
+            f"{p}: the drop-in appends only to a file named *.log "
+            "(another name would be taken for a folder of wizard.<hostname>.log)"
+        )
     with _support.app_errors(p):
         _cache().append_log_line(p, line, max_bytes=_max_bytes())
 
