@@ -51,7 +51,9 @@ impl Equipment {
         ]
     }
 
-    /// The known fields as a JSON object, in file order.
+    /// The known fields as a JSON object, in file order (the tests'
+    /// reference for [`Self::to_json`]).
+    #[cfg(test)]
     pub fn to_map(&self) -> Map<String, Value> {
         to_map(&Self::FIELDS, &self.values())
     }
@@ -122,6 +124,7 @@ impl Marker {
         ]
     }
 
+    #[cfg(test)]
     pub fn to_map(&self) -> Map<String, Value> {
         to_map(&Self::FIELDS, &self.values())
     }
@@ -133,6 +136,7 @@ impl Marker {
     }
 }
 
+#[cfg(test)]
 fn to_map(fields: &[&str], values: &[&String]) -> Map<String, Value> {
     fields
         .iter()
@@ -178,7 +182,9 @@ fn push_kept(out: &mut String, kept: &[KeptField]) {
     out.push('}');
 }
 
-/// Compact JSON (no spaces, no trailing newline), keys in insertion order.
+/// Compact JSON (no spaces, no trailing newline), keys in insertion order:
+/// what the records' own writers must produce (the tests' reference).
+#[cfg(test)]
 pub fn to_compact_json(map: &Map<String, Value>) -> String {
     serde_json::to_string(map).expect("a JSON map serializes")
 }
@@ -189,7 +195,9 @@ pub fn to_compact_json(map: &Map<String, Value>) -> String {
 /// stays as written, and any nesting depth survives.
 pub type KeptField = (String, String);
 
-/// Compact JSON of `map`, then the `kept` fields as their JSON text.
+/// Compact JSON of `map`, then the `kept` fields as their JSON text (the
+/// tests' reference, as [`to_compact_json`]).
+#[cfg(test)]
 pub fn to_compact_json_with(map: &Map<String, Value>, kept: &[KeptField]) -> String {
     let mut out = to_compact_json(map);
     if kept.is_empty() {

@@ -8,7 +8,7 @@
 //! (`schema`, `record`) over the policy's one scan of stored JSON.
 
 use crate::policy::{self, Env};
-use crate::records::{self, MarkerKind};
+use crate::records::MarkerKind;
 use crate::Error;
 
 mod creation;
@@ -262,9 +262,7 @@ pub fn run<E: Env>(
     }
     match (kind, operation) {
         ("equipment", "write") => Ok(policy::write_equipment(env, path, input_json)?.document),
-        ("equipment", "read") => Ok(records::to_compact_json(
-            &policy::read_equipment(env, path)?.to_map(),
-        )),
+        ("equipment", "read") => Ok(policy::read_equipment(env, path)?.to_json()),
         ("test-runs" | "runs", "write") => {
             let written = policy::write_marker(env, marker_kind(kind), path, input_json)?;
             let marker = written.document.as_deref().unwrap_or("null");
@@ -273,9 +271,9 @@ pub fn run<E: Env>(
                 written.written
             ))
         }
-        ("test-runs" | "runs", "read") => Ok(records::to_compact_json(
-            &policy::read_marker(env, marker_kind(kind), path)?.to_map(),
-        )),
+        ("test-runs" | "runs", "read") => {
+            Ok(policy::read_marker(env, marker_kind(kind), path)?.to_json())
+        }
         ("creation", "create") => creation::create(env, path, input_json),
         ("creation", "update") => creation::update(env, path),
         ("creation", "read") => creation::read(env, path),

@@ -283,7 +283,6 @@ pub fn kinds_to_json(kinds: &[Kind]) -> Value {
     )
 }
 
-/// The policy's result, as data (a `Value`, or the shape a typed call expects).
 /// The first integer of the JSON `text` (outside its strings) that no
 /// `i64` or `u64` holds: `serde_json::Value` would keep only a float of it.
 fn integer_past_64_bits(text: &str) -> Option<&str> {
@@ -318,6 +317,7 @@ fn integer_past_64_bits(text: &str) -> Option<&str> {
     None
 }
 
+/// The policy's result, as data (a `Value`, or the shape a typed call expects).
 fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Error> {
     serde_json::from_str(json).map_err(|e| {
         Error::policy(format!(
