@@ -62,16 +62,35 @@ pub(super) fn read_open_file(
     if meta.len() > max_size {
         return Err(too_large(path, max_size));
     }
-    // Sized by the stat: one read and the one that sees the end. Reading
-    // one byte past the limit still catches a file that grew meanwhile.
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-    file.take(max_size.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| fault("read", path, e))?;
+    // Sized by the stat, asking for one byte more: a read that returns
+    // exactly the stat's size has met the end, and one syscall read the
+    // file. Otherwise (the file grew or shrank meanwhile, or a file system
+    // read short) read on to the end; one byte past the limit still
+    // catches a file that grew past it.
+    let size = meta.len() as usize;
+    let mut bytes = vec![0; size + 1];
+    let first = read_retrying(&file, &mut bytes).map_err(|e| fault("read", path, e))?;
+    bytes.truncate(first);
+    if first != size {
+        (&file)
+            .take(max_size.saturating_add(1) - first as u64)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fault("read", path, e))?;
+    }
     if bytes.len() as u64 > max_size {
         return Err(too_large(path, max_size));
     }
     Ok((bytes, owner))
+}
+
+/// One `read`, again when a signal interrupted it.
+fn read_retrying(mut file: &cap_std::fs::File, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            done => return done,
+        }
+    }
 }
 
 fn too_large(path: &str, max_size: u64) -> CacheError {
@@ -125,5 +144,36 @@ mod tests {
                 Err(CacheError::IoError(message))
             );
         }
+    }
+
+    #[test]
+    fn a_file_is_read_whole_up_to_the_limit_and_refused_past_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Root::open(tmp.path()).unwrap();
+        for size in [0, 1, 99, 100, 101, 5000] {
+            let bytes: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+            std::fs::write(tmp.path().join("f.json"), &bytes).unwrap();
+            match root.read("f.json", 100) {
+                Ok(Some(read)) => assert!(size <= 100 && read == bytes, "{size}"),
+                Err(CacheError::IoError(e)) => assert!(size > 100 && e.contains("limit"), "{e}"),
+                other => panic!("{size}: {other:?}"),
+            }
+        }
+    }
+
+    /// The first read asks for one byte past the stat's size; a file that
+    /// holds more than its stat says (here a /proc file, which says 0) is
+    /// read on to its end, and refused past the limit.
+    #[test]
+    fn a_file_holding_more_than_its_stat_says_is_read_to_its_end() {
+        let open =
+            || cap_std::fs::File::from_std(std::fs::File::open("/proc/self/mountinfo").unwrap());
+        assert_eq!(open().metadata().unwrap().len(), 0);
+        let (bytes, _) = read_open_file(open(), "mountinfo", 1 << 20).unwrap();
+        assert!(bytes.len() > 1 && bytes.ends_with(b"\n"), "{}", bytes.len());
+        assert!(matches!(
+            read_open_file(open(), "mountinfo", 1),
+            Err(CacheError::IoError(e)) if e.contains("limit")
+        ));
     }
 }
