@@ -265,6 +265,57 @@ fn missing(field: &str) -> Error {
 /// Decodes a stored `equipment.json`; also returns the fields this policy
 /// does not know, in file order, for a rewrite to keep.
 pub fn decode_equipment(bytes: &[u8]) -> Result<(Equipment, Vec<KeptField>), Error> {
+    if let Some(record) = canonical_equipment(bytes) {
+        return Ok((record, Vec::new()));
+    }
+    scan_equipment(bytes)
+}
+
+/// The common case, read by matching instead of scanning: the file exactly
+/// as this policy writes it (compact, the seven fields in their order,
+/// strings without escapes, nothing else) and of this major. `None` for
+/// any other text, which [`scan_equipment`] reads; for this text both give
+/// the same record (a property test holds them to it).
+fn canonical_equipment(bytes: &[u8]) -> Option<Equipment> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut rest = text.strip_prefix('{')?;
+    let mut values = Equipment::FIELDS.map(|_| "");
+    for (i, field) in Equipment::FIELDS.iter().enumerate() {
+        if i > 0 {
+            rest = rest.strip_prefix(',')?;
+        }
+        rest = rest.strip_prefix('"')?.strip_prefix(field)?;
+        rest = rest.strip_prefix("\":\"")?;
+        // Up to the first `"`, `\\` or control character: a string
+        // without escapes ends at a `"`.
+        let len = json::plain_run(rest.as_bytes());
+        values[i] = rest.get(..len)?;
+        rest = rest.get(len..)?.strip_prefix('"')?;
+    }
+    // The gate as `stored_object` applies it to a string version: an empty
+    // one is missing, another major a mismatch (both the scan's to report).
+    let version = values[0];
+    if rest != "}"
+        || version.is_empty()
+        || gate::require_schema_major(Some(version), MAJOR).is_err()
+    {
+        return None;
+    }
+    let [schema_version, id, label, local, nas, first, last] = values.map(str::to_owned);
+    Some(Equipment {
+        schema_version,
+        id,
+        label,
+        configured_local_root: local,
+        configured_nas_root: nas,
+        first_seen_at: first,
+        last_modified_at: last,
+    })
+}
+
+/// Any stored text, scanned: what [`decode_equipment`] does beyond its
+/// common case.
+fn scan_equipment(bytes: &[u8]) -> Result<(Equipment, Vec<KeptField>), Error> {
     let doc = stored_object(bytes)?;
     let [schema_version, id, label, local, nas, first, last] =
         Equipment::FIELDS.map(|f| stored_string(&doc, f));
@@ -632,6 +683,101 @@ mod tests {
                 };
                 proptest::prop_assert_eq!(marker(&scanned), marker(&parsed));
             }
+        }
+    }
+
+    /// Stored equipment texts around the canonical read: files as this
+    /// policy writes them (any field values, escapes included), then now
+    /// and then one edit (a byte dropped, replaced or inserted).
+    fn stored_equipment_texts() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let field = prop::sample::select(vec![
+            "",
+            "1.0",
+            "1.5",
+            "2.0",
+            "1",
+            "01.5",
+            " 1.0",
+            "CONF_01",
+            "a\"b",
+            "back\\slash",
+            "tab\there",
+            "\u{7f}\u{e9}\u{2028}",
+            "2026-04-17T14:00:00Z",
+        ])
+        .prop_map(str::to_owned);
+        let edit = (
+            any::<u8>(),
+            any::<prop::sample::Index>(),
+            prop::sample::select(vec![b'"', b'\\', b',', b'}', b' ', b'\n', b'x', 0xff, 0x01]),
+        );
+        (prop::collection::vec(field, 7), edit).prop_map(|(f, (how, at, byte))| {
+            let record = Equipment {
+                schema_version: f[0].clone(),
+                id: f[1].clone(),
+                label: f[2].clone(),
+                configured_local_root: f[3].clone(),
+                configured_nas_root: f[4].clone(),
+                first_seen_at: f[5].clone(),
+                last_modified_at: f[6].clone(),
+            };
+            let mut bytes = record.to_json().into_bytes();
+            let at = at.index(bytes.len());
+            match how % 4 {
+                0 => {}
+                1 => drop(bytes.remove(at)),
+                2 => bytes[at] = byte,
+                _ => bytes.insert(at, byte),
+            }
+            bytes
+        })
+    }
+
+    proptest::proptest! {
+        /// The canonical read gives what the scan gives, or leaves the text
+        /// to it; and it takes every file this policy writes.
+        #[test]
+        fn the_canonical_read_agrees_with_the_scan(bytes in stored_equipment_texts()) {
+            let scanned = scan_equipment(&bytes);
+            proptest::prop_assert_eq!(decode_equipment(&bytes), scanned.clone());
+            if let Some(record) = canonical_equipment(&bytes) {
+                proptest::prop_assert_eq!(Ok((record, Vec::new())), scanned);
+            } else if let Ok((record, kept)) = &scanned {
+                let written = record.to_json().into_bytes() == bytes;
+                let plain = !String::from_utf8_lossy(&bytes).contains('\\');
+                proptest::prop_assert!(!(written && plain && kept.is_empty()), "missed {:?}", record);
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_as_this_policy_writes_it_is_read_without_a_scan() {
+        const EQUIPMENT_FILE: &str = concat!(
+            r#"{"schema_version":"1.0","id":"CONF_01","label":"Confocal é","#,
+            r#""configured_local_root":"/data/lab","configured_nas_root":"//nas01/lab","#,
+            r#""first_seen_at":"2026-04-17T14:00:00Z","last_modified_at":"2026-04-17T14:00:00Z"}"#
+        );
+        let record = decode_equipment(EQUIPMENT_FILE.as_bytes()).unwrap().0;
+        assert_eq!(
+            canonical_equipment(EQUIPMENT_FILE.as_bytes()),
+            Some(record.clone())
+        );
+        for not_canonical in [
+            EQUIPMENT_FILE.replace(',', ", "),
+            EQUIPMENT_FILE.replace("\"id\"", "\"i\\u0064\""),
+            EQUIPMENT_FILE.replace("CONF", "C\\u004fNF"),
+            EQUIPMENT_FILE.replace('}', ",\"x\":1}"),
+            format!("{EQUIPMENT_FILE}\n"),
+            EQUIPMENT_FILE.replace("\"1.0\"", "\"2.0\""),
+            EQUIPMENT_FILE.replace("\"1.0\"", "\"\""),
+            EQUIPMENT_FILE.replace("\"1.0\"", "1"),
+        ] {
+            assert_eq!(
+                canonical_equipment(not_canonical.as_bytes()),
+                None,
+                "{not_canonical}"
+            );
         }
     }
 
