@@ -188,6 +188,9 @@ pub fn update<E: Env>(env: &E, path: &str) -> Result<String, Error> {
     })?;
     let returned = node::input_object(&returned, "the record the caller's step returned")?;
     let mut record = stepped_record(&returned, &on_disk)?;
+    if SPEC.rules(&on_disk.version, false).newer {
+        schema::check_unknown_values_kept(&ty, &record, &on_disk.record)?;
+    }
     schema::keep_dropped(&ty, &mut record, &on_disk.record);
     overrides::check_append_only(
         overrides_of(&snapshot),

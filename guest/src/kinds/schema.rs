@@ -10,7 +10,7 @@ use crate::Error;
 use std::collections::HashSet;
 
 pub use super::encode::{to_json, to_known_json};
-pub use super::shape::{shape, shape_fields};
+pub use super::shape::{check_unknown_values_kept, shape, shape_fields};
 
 /// What a field holds.
 #[derive(Debug)]

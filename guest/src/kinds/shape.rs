@@ -8,7 +8,7 @@ use super::schema::{Field, Rules, Type};
 use super::split;
 use crate::{json, Error};
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 /// Where a value is in a record; spelt as its dotted path only for a message.
 #[derive(Clone, Copy)]
@@ -101,12 +101,7 @@ fn shape_at<'a>(ty: &Type, raw: &'a str, at: At, rules: Rules) -> Result<Node<'a
             if rules.newer || values.contains(&&*value) {
                 return kept();
             }
-            let at = at.path();
-            let values: Vec<String> = values.iter().map(|v| quote(v)).collect();
-            Err(Error::invalid(
-                Some(&at),
-                format!("{at} must be one of {}, found {raw}", values.join(", ")),
-            ))
+            Err(not_one_of(&at.path(), values, raw))
         }
         Type::Str if first == b'"' => kept(),
         Type::FreeObject if first == b'{' => kept(),
@@ -115,6 +110,118 @@ fn shape_at<'a>(ty: &Type, raw: &'a str, at: At, rules: Rules) -> Result<Node<'a
         Type::Int if json::type_name(raw) == "a number" && !raw.contains(['.', 'e', 'E']) => kept(),
         _ => Err(wrong(at, expected(ty), raw)),
     }
+}
+
+fn not_one_of(at: &str, values: &[&str], raw: &str) -> Error {
+    let values: Vec<String> = values.iter().map(|v| quote(v)).collect();
+    Error::invalid(
+        Some(at),
+        format!("{at} must be one of {}, found {raw}", values.join(", ")),
+    )
+}
+
+/// Over a file of a newer minor, a rewritten record is shaped leniently: an
+/// enum value this policy does not know may be one of that minor's. Only
+/// such values the file already holds at the same place (list items by
+/// any position) pass that way; one the writer set anew must be one this
+/// policy knows, as over a file of its own minor.
+pub fn check_unknown_values_kept(ty: &Type, record: &Node, stored: &Node) -> Result<(), Error> {
+    let mut held = HashSet::new();
+    each_unknown_value(
+        ty,
+        stored,
+        &mut String::new(),
+        &mut String::new(),
+        &mut |_, place, _, raw| {
+            held.insert((place.to_owned(), raw.to_owned()));
+            Ok(())
+        },
+    )?;
+    each_unknown_value(
+        ty,
+        record,
+        &mut String::new(),
+        &mut String::new(),
+        &mut |at, place, values, raw| match held.contains(&(place.to_owned(), raw.to_owned())) {
+            true => Ok(()),
+            false => Err(not_one_of(at, values, raw)),
+        },
+    )
+}
+
+/// What [`each_unknown_value`] calls: a dotted path, the place (the path
+/// with list positions left out), the enum's values, the string's text.
+type OnUnknown<'f> = dyn FnMut(&str, &str, &[&str], &str) -> Result<(), Error> + 'f;
+
+/// Calls `f` with each string of `node` at an enum of `ty` that is none of
+/// its values. `at` and `place` are the paths so far, one buffer each.
+fn each_unknown_value(
+    ty: &Type,
+    node: &Node,
+    at: &mut String,
+    place: &mut String,
+    f: &mut OnUnknown,
+) -> Result<(), Error> {
+    match (ty, node) {
+        (Type::Nullable(inner), node) => each_unknown_value(inner, node, at, place, f),
+        (Type::Enum(values), Node::Raw(raw)) if raw.starts_with('"') => {
+            match values.contains(&&*node::string_text(raw)) {
+                true => Ok(()),
+                false => f(at, place, values, raw),
+            }
+        }
+        (Type::Object(fields), Node::Object(members)) => {
+            members
+                .iter()
+                .try_for_each(|m| match fields.iter().find(|field| m.is(field.name)) {
+                    Some(field) => down(&field.ty, &m.value, Step::Field(&m.name), at, place, f),
+                    None => Ok(()),
+                })
+        }
+        (Type::Map(inner), Node::Object(members)) => members
+            .iter()
+            .try_for_each(|m| down(inner, &m.value, Step::Field(&m.name), at, place, f)),
+        (Type::List(inner), Node::List(items)) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| down(inner, item, Step::Item(i), at, place, f)),
+        _ => Ok(()),
+    }
+}
+
+enum Step<'s> {
+    Field(&'s str),
+    Item(usize),
+}
+
+/// [`each_unknown_value`] one step down, the paths put back after.
+fn down(
+    ty: &Type,
+    node: &Node,
+    step: Step,
+    at: &mut String,
+    place: &mut String,
+    f: &mut OnUnknown,
+) -> Result<(), Error> {
+    let (at_len, place_len) = (at.len(), place.len());
+    match step {
+        Step::Item(i) => {
+            at.push_str(&format!("[{i}]"));
+            place.push_str("[]");
+        }
+        Step::Field(name) => {
+            for path in [&mut *at, &mut *place] {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(name);
+            }
+        }
+    }
+    let out = each_unknown_value(ty, node, at, place, f);
+    at.truncate(at_len);
+    place.truncate(place_len);
+    out
 }
 
 /// [`shape`] of a value that may own its text (one this policy set).

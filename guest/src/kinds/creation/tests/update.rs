@@ -89,6 +89,61 @@ fn creation_update_bumps_an_older_minor_and_keeps_a_newer_one() {
 }
 
 #[test]
+fn creation_update_over_a_newer_minor_keeps_its_unknown_values_and_refuses_new_ones() {
+    let newer = || {
+        let mut old = record();
+        old["schema_version"] = json!("1.12");
+        old["sync_status"] = json!("archived");
+        old["plugins_applied"] = json!([
+            {"plugin": "a", "version": "1", "files_affected": [], "status": "success"},
+            {"plugin": "b", "version": "1", "files_affected": [], "status": "deferred"},
+        ]);
+        old
+    };
+    // Values the file holds pass where they stand, list items in any place.
+    let env = MemEnv::at(T0).with_step(typed_step(|r| {
+        r["level"] = json!("run");
+        r["plugins_applied"].as_array_mut().unwrap().reverse();
+    }));
+    stored(&env, &newer());
+    update(&&env, PATH).unwrap();
+    let after: Value = serde_json::from_slice(&env.get(PATH).unwrap()).unwrap();
+    assert_eq!(after["sync_status"], "archived");
+    assert_eq!(after["plugins_applied"][0]["status"], "deferred");
+    assert_eq!(after["level"], "run");
+
+    // A value set anew must be one this policy knows; nothing is written.
+    for (step, at, found) in [
+        (
+            (|r| r["level"] = json!("bogus")) as fn(&mut Value),
+            "level",
+            "\"bogus\"",
+        ),
+        (
+            |r| r["sync_status"] = json!("deferred"),
+            "sync_status",
+            "\"deferred\"",
+        ),
+        (
+            |r| r["plugins_applied"][0]["status"] = json!("archived"),
+            "plugins_applied[0].status",
+            "\"archived\"",
+        ),
+    ] {
+        let env = MemEnv::at(T0).with_step(typed_step(step));
+        stored(&env, &newer());
+        let before = env.get(PATH).unwrap();
+        let Err(Error::Validation { field, message }) = update(&&env, PATH) else {
+            panic!("{at}: not a validation error");
+        };
+        assert_eq!(field.as_deref(), Some(at));
+        assert!(message.contains("must be one of"), "{message}");
+        assert!(message.ends_with(&format!("found {found}")), "{message}");
+        assert_eq!(env.get(PATH).unwrap(), before);
+    }
+}
+
+#[test]
 fn creation_update_refuses_another_major_and_leaves_it_byte_for_byte() {
     let env = MemEnv::at(T0).with_step(typed_step(|_| {}));
     let bytes = br#"{"schema_version":"2.0","anything":[1, 2]}"#;
