@@ -4,7 +4,7 @@
 //! pieces borrowed from it.
 
 use super::node::{self, quote, Member, Node};
-use super::schema::{Field, Rules, Type};
+use super::schema::{field_of, Field, Rules, Type};
 use super::split;
 use crate::{json, Error};
 use std::borrow::Cow;
@@ -24,17 +24,28 @@ enum At<'p> {
 impl At<'_> {
     /// The dotted path (`lims_project.uid`, `plugins_applied[0].status`).
     fn path(&self) -> String {
+        self.spelt(true)
+    }
+
+    /// The path with list positions left out (`plugins_applied[].status`):
+    /// where a value stands, whichever item holds it.
+    fn place(&self) -> String {
+        self.spelt(false)
+    }
+
+    fn spelt(&self, positions: bool) -> String {
         match self {
             At::Top => String::new(),
             At::Field(parent, name) => {
-                let at = parent.path();
+                let at = parent.spelt(positions);
                 if at.is_empty() {
                     (*name).to_owned()
                 } else {
                     format!("{at}.{name}")
                 }
             }
-            At::Item(parent, i) => format!("{}[{i}]", parent.path()),
+            At::Item(parent, i) if positions => format!("{}[{i}]", parent.spelt(positions)),
+            At::Item(parent, _) => format!("{}[]", parent.spelt(positions)),
         }
     }
 }
@@ -127,101 +138,52 @@ fn not_one_of(at: &str, values: &[&str], raw: &str) -> Error {
 /// policy knows, as over a file of its own minor.
 pub fn check_unknown_values_kept(ty: &Type, record: &Node, stored: &Node) -> Result<(), Error> {
     let mut held = HashSet::new();
-    each_unknown_value(
-        ty,
-        stored,
-        &mut String::new(),
-        &mut String::new(),
-        &mut |_, place, _, raw| {
-            held.insert((place.to_owned(), raw.to_owned()));
-            Ok(())
-        },
-    )?;
-    each_unknown_value(
-        ty,
-        record,
-        &mut String::new(),
-        &mut String::new(),
-        &mut |at, place, values, raw| match held.contains(&(place.to_owned(), raw.to_owned())) {
-            true => Ok(()),
-            false => Err(not_one_of(at, values, raw)),
-        },
-    )
+    each_unknown_value(ty, stored, At::Top, &mut |at, _, raw| {
+        held.insert((at.place(), raw.to_owned()));
+        Ok(())
+    })?;
+    each_unknown_value(ty, record, At::Top, &mut |at, values, raw| match held
+        .contains(&(at.place(), raw.to_owned()))
+    {
+        true => Ok(()),
+        false => Err(not_one_of(&at.path(), values, raw)),
+    })
 }
 
-/// What [`each_unknown_value`] calls: a dotted path, the place (the path
-/// with list positions left out), the enum's values, the string's text.
-type OnUnknown<'f> = dyn FnMut(&str, &str, &[&str], &str) -> Result<(), Error> + 'f;
+/// What [`each_unknown_value`] calls: where the string is, the enum's
+/// values, the string's text.
+type OnUnknown<'f> = dyn FnMut(At, &[&str], &str) -> Result<(), Error> + 'f;
 
 /// Calls `f` with each string of `node` at an enum of `ty` that is none of
-/// its values. `at` and `place` are the paths so far, one buffer each.
-fn each_unknown_value(
-    ty: &Type,
-    node: &Node,
-    at: &mut String,
-    place: &mut String,
-    f: &mut OnUnknown,
-) -> Result<(), Error> {
+/// its values.
+fn each_unknown_value(ty: &Type, node: &Node, at: At, f: &mut OnUnknown) -> Result<(), Error> {
     match (ty, node) {
-        (Type::Nullable(inner), node) => each_unknown_value(inner, node, at, place, f),
+        (Type::Nullable(inner), node) => each_unknown_value(inner, node, at, f),
         (Type::Enum(values), Node::Raw(raw)) if raw.starts_with('"') => {
             match values.contains(&&*node::string_text(raw)) {
                 true => Ok(()),
-                false => f(at, place, values, raw),
+                false => f(at, values, raw),
             }
         }
         (Type::Object(fields), Node::Object(members)) => {
             members
                 .iter()
-                .try_for_each(|m| match fields.iter().find(|field| m.is(field.name)) {
-                    Some(field) => down(&field.ty, &m.value, Step::Field(&m.name), at, place, f),
+                .try_for_each(|m| match field_of(fields, &m.name) {
+                    Some(field) => {
+                        each_unknown_value(&field.ty, &m.value, At::Field(&at, &m.name), f)
+                    }
                     None => Ok(()),
                 })
         }
         (Type::Map(inner), Node::Object(members)) => members
             .iter()
-            .try_for_each(|m| down(inner, &m.value, Step::Field(&m.name), at, place, f)),
+            .try_for_each(|m| each_unknown_value(inner, &m.value, At::Field(&at, &m.name), f)),
         (Type::List(inner), Node::List(items)) => items
             .iter()
             .enumerate()
-            .try_for_each(|(i, item)| down(inner, item, Step::Item(i), at, place, f)),
+            .try_for_each(|(i, item)| each_unknown_value(inner, item, At::Item(&at, i), f)),
         _ => Ok(()),
     }
-}
-
-enum Step<'s> {
-    Field(&'s str),
-    Item(usize),
-}
-
-/// [`each_unknown_value`] one step down, the paths put back after.
-fn down(
-    ty: &Type,
-    node: &Node,
-    step: Step,
-    at: &mut String,
-    place: &mut String,
-    f: &mut OnUnknown,
-) -> Result<(), Error> {
-    let (at_len, place_len) = (at.len(), place.len());
-    match step {
-        Step::Item(i) => {
-            at.push_str(&format!("[{i}]"));
-            place.push_str("[]");
-        }
-        Step::Field(name) => {
-            for path in [&mut *at, &mut *place] {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(name);
-            }
-        }
-    }
-    let out = each_unknown_value(ty, node, at, place, f);
-    at.truncate(at_len);
-    place.truncate(place_len);
-    out
 }
 
 /// [`shape`] of a value that may own its text (one this policy set).
