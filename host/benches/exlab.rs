@@ -86,6 +86,16 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// `--profile` only (`EXLAB_PROFILE_GAP_US`): how long to idle, untimed,
+/// before each timed call, as a call that follows an fsync's wait does.
+static PROFILE_GAP: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+fn idle_before_call() {
+    if let Some(gap) = PROFILE_GAP.get() {
+        std::thread::sleep(*gap);
+    }
+}
+
 /// `n` timed runs each of `a` and `b` (and of the Python original's same
 /// operation, when there is one), alternating in blocks of `block`; the
 /// medians in microseconds. `i` counts each side's runs.
@@ -107,6 +117,7 @@ fn interleaved(
                 0 => {
                     for _ in 0..k {
                         let i = sa.len();
+                        idle_before_call();
                         let t = Instant::now();
                         a(i);
                         sa.push(micros(t.elapsed()));
@@ -115,6 +126,7 @@ fn interleaved(
                 1 => {
                     for _ in 0..k {
                         let i = sb.len();
+                        idle_before_call();
                         let t = Instant::now();
                         b(i);
                         sb.push(micros(t.elapsed()));
@@ -1394,9 +1406,18 @@ fn only(family: bool) {
 /// `creation-update`, `log-append`, or `floor-rewrite` for the floor's), with the
 /// built-in policy or `A.wasm`; with `B.wasm` too, the two alternate in
 /// blocks of 50 and their medians print.
+///
+/// `EXLAB_PROFILE_GAP_US`: idle that long before each call, untimed. A
+/// call that follows an fsync's wait starts cold (caches, TLB, a halted
+/// vCPU); this shows what that costs each side without a disk's noise.
 fn profile(args: &[String]) {
     let operation = args[0].as_str();
     let n: usize = args.get(1).map_or(20_000, |n| n.parse().unwrap());
+    if let Some(us) = std::env::var_os("EXLAB_PROFILE_GAP_US") {
+        let us = us.to_str().and_then(|us| us.parse().ok());
+        let us = us.expect("EXLAB_PROFILE_GAP_US: whole microseconds");
+        PROFILE_GAP.set(Duration::from_micros(us)).unwrap();
+    }
     let policy = |at: usize| match args.get(at) {
         Some(file) => Policy::from_bytes(&fs::read(file).unwrap()).unwrap(),
         None => Policy::builtin().unwrap(),
@@ -1474,11 +1495,14 @@ fn profile(args: &[String]) {
             tb / ta
         );
     } else {
-        let t = Instant::now();
+        let mut busy = Duration::ZERO;
         for i in 0..n {
+            idle_before_call();
+            let t = Instant::now();
             call(&a, i);
+            busy += t.elapsed();
         }
-        println!("{operation}: {:.1} us each", micros(t.elapsed()) / n as f64);
+        println!("{operation}: {:.1} us each", micros(busy) / n as f64);
     }
     let _ = fs::remove_dir_all(&base);
 }
