@@ -100,12 +100,12 @@ def against_rust(
 ) -> "tuple[float, float, float]":
     """The package's and the library's median per call, and the median of
     their ratios, pair by pair: RUN calls of one, then RUN of the other,
-    as many pairs as the other rows' calls. This VM's speed changes within
+    N pairs (at least 100). This VM's speed changes within
     milliseconds (the same schema-gate call takes 1.1 us, then 1.9 us, as
     the host's other load comes and goes), so blocks of a millisecond each
     could compare a fast moment with a slow one; a pair is ~20 us apart."""
     py, rust, ratios = [], [], []
-    for pair in range(max(N // ROUNDS, 20) * ROUNDS):
+    for pair in range(max(N, 100)):
         ours = timed_run(py_fn, pair * RUN, RUN)
         library = rust_fn(RUN)
         py.append(ours)
